@@ -189,8 +189,8 @@ type Core struct {
 	buf      []byte
 }
 
-// New makes a core; Start must be called before anything else.
-func New(cfg Config) *Core {
+// NewCore makes a core; Start must be called before anything else.
+func NewCore(cfg Config) *Core {
 	if cfg.Rand == nil {
 		cfg.Rand = func(int) int { return 0 }
 	}
@@ -390,6 +390,7 @@ func (c *Core) Stop(now time.Time) Output {
 func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 	var out Output
 	c.C.Received++
+	pkt = append([]byte(nil), pkt...) // decoded fields alias it; the caller reuses its buffer
 	p, err := wire.Decode(pkt)
 	if err != nil {
 		c.C.Malformed++
@@ -409,7 +410,9 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 		out.Logs = append(out.Logs, Log{Level: slog.LevelWarn, Msg: "dropped packet from unknown node", Attrs: []any{"link", link, "src", src}})
 		return out
 	}
-	c.linkHeard(now, n, link, &out)
+	if t := m.Get("t"); !(t == "shutdone" || (t == "status" && m.Get("st") == StatusDead)) {
+		c.linkHeard(now, n, link, &out) // a goodbye does not bring a link up
+	}
 	if src == c.cfg.Self {
 		return out // our own copy: it proves the link, nothing more
 	}

@@ -10,23 +10,25 @@ import (
 
 var testKey = &wire.Key{Index: 1, Method: wire.SHA1, Secret: []byte("hbtestkey")}
 
-func testRing() *wire.Keyring { return &wire.Keyring{Send: testKey, Keys: map[int]*wire.Key{1: testKey}} }
+func testRing() *wire.Keyring {
+	return &wire.Keyring{Send: testKey, Keys: map[int]*wire.Key{1: testKey}}
+}
 
 // cluster is an in-memory network of cores with fake time, per-link drop
 // hooks and a record of what each node delivered, logged and reported.
 type cluster struct {
-	t       *testing.T
-	now     time.Time
-	cores   map[string]*Core
-	names   []string
-	links   []string
-	down    map[string]bool // "node/link": that node's link is cut
-	dead    map[string]bool // crashed: sends and receives nothing
-	drop    func(from, to, link string, pkt []byte) bool
-	got     map[string][]Delivery
-	events  map[string][]Event
-	logs    map[string][]string
-	queue   []inflight
+	t      *testing.T
+	now    time.Time
+	cores  map[string]*Core
+	names  []string
+	links  []string
+	down   map[string]bool // "node/link": that node's link is cut
+	dead   map[string]bool // crashed: sends and receives nothing
+	drop   func(from, to, link string, pkt []byte) bool
+	got    map[string][]Delivery
+	events map[string][]Event
+	logs   map[string][]string
+	queue  []inflight
 }
 
 type inflight struct {
@@ -44,7 +46,7 @@ func newCluster(t *testing.T, names []string, links []string, tweak func(*Config
 		if tweak != nil {
 			tweak(&cfg)
 		}
-		cl.cores[n] = New(cfg)
+		cl.cores[n] = NewCore(cfg)
 	}
 	for _, n := range names {
 		cl.apply(n, cl.cores[n].Start(cl.now))
@@ -434,7 +436,7 @@ func TestRestartedPeer(t *testing.T) {
 	// node2 comes back with a new generation and seq from 1
 	cfg := cl.cores["node2"].cfg
 	cfg.Generation++
-	cl.cores["node2"] = New(cfg)
+	cl.cores["node2"] = NewCore(cfg)
 	cl.dead["node2"] = false
 	cl.apply("node2", cl.cores["node2"].Start(cl.now))
 	cl.runUntil(3*time.Second, "node2 active again on node1", cl.allActive)

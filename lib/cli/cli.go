@@ -46,6 +46,12 @@ func Uname() string {
 	return strings.ToLower(unix.ByteSliceToString(u.Nodename[:]))
 }
 
+// G returns the globals; a CLI struct that embeds Globals gets it, and
+// Run binds it so that commands' Run methods can take *Globals.
+func (g *Globals) G() *Globals { return g }
+
+type hasGlobals interface{ G() *Globals }
+
 // Socket returns the path of a daemon's socket in the rundir.
 func (g *Globals) Socket(name string) string { return filepath.Join(g.Rundir, name) }
 
@@ -70,6 +76,9 @@ func Run(cli any, args []string, usage exitcode.Code, options ...kong.Option) ex
 			panic(exitSentinel{})
 		}),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+	}
+	if hg, ok := cli.(hasGlobals); ok {
+		opts = append(opts, kong.Bind(hg.G()))
 	}
 	opts = append(opts, options...)
 	parser, err := kong.New(cli, opts...)
