@@ -38,6 +38,8 @@ type StatusReply struct {
 	Seq         uint64   `json:"seq" xml:"seq,attr"`
 	Nodes       int      `json:"nodes" xml:"nodes,attr"`
 	NodesAlive  int      `json:"nodes_alive" xml:"nodes_alive,attr"`
+	Receivers   int      `json:"receivers" xml:"receivers,attr"` // clients receiving messages
+	Watchers    int      `json:"watchers" xml:"watchers,attr"`   // clients watching status
 	Counters    Counters `json:"counters" xml:"-"`
 }
 
@@ -108,6 +110,9 @@ func (d *Daemon) Register(s *ipc.Server) {
 				Generation: d.core.cfg.Generation, UptimeMS: now.Sub(d.start).Milliseconds(),
 				KeepaliveMS: d.opts.Conf.Keepalive.Milliseconds(), DeadtimeMS: d.opts.Conf.Deadtime.Milliseconds(),
 				Seq: d.core.Seq(), Counters: d.core.C}
+			d.mu.Lock()
+			r.Receivers, r.Watchers = len(d.receivers), len(d.watchers)
+			d.mu.Unlock()
 			for _, n := range d.core.Nodes(now) {
 				if n.Type == TypeNormal {
 					r.Nodes++

@@ -146,11 +146,11 @@ func (s statusView) WriteText(w io.Writer) error {
 	_, err := fmt.Fprintf(w, `hb-beat on %s: %s (%s)
   version %s, generation %d, up %s
   keepalive %d ms, deadtime %d ms
-  nodes: %d configured, %d alive
+  nodes: %d configured, %d alive; clients: %d receiving, %d watching
   packets: %d received, %d sent; retransmitted %d, lost %d, late heartbeats %d
   dropped: %d bad signature, %d malformed, %d unknown node, %d replayed, %d duplicate
 `, s.Node, s.Status, up, s.Version, s.Generation, (time.Duration(s.UptimeMS) * time.Millisecond).Round(time.Second),
-		s.KeepaliveMS, s.DeadtimeMS, s.Nodes, s.NodesAlive, c.Received, c.Sent, c.RexmitSent, c.Lost, c.LateHeartbeats,
+		s.KeepaliveMS, s.DeadtimeMS, s.Nodes, s.NodesAlive, s.Receivers, s.Watchers, c.Received, c.Sent, c.RexmitSent, c.Lost, c.LateHeartbeats,
 		c.BadAuth, c.Malformed, c.UnknownNode, c.Replayed, c.Duplicates)
 	return err
 }
