@@ -174,19 +174,20 @@ type sent struct {
 
 // Core is the protocol state of one hb-beat.
 type Core struct {
-	cfg      Config
-	start    time.Time
-	status   string
-	seq      uint64
-	history  []sent // ring, historySize
-	nodes    map[string]*node
-	order    []string
-	lastBeat time.Time
-	commUp   bool
-	reqAsked time.Time // last reqnodes sent, zero when none pending
-	stopped  bool
-	C        Counters
-	buf      []byte
+	cfg       Config
+	start     time.Time
+	status    string
+	seq       uint64
+	history   []sent // ring, historySize
+	nodes     map[string]*node
+	order     []string
+	lastBeat  time.Time
+	commUp    bool
+	reqAsked  time.Time // last reqnodes sent, zero when none pending
+	stopped   bool
+	graceDone bool
+	C         Counters
+	buf       []byte
 }
 
 // NewCore makes a core; Start must be called before anything else.
@@ -758,7 +759,11 @@ func (c *Core) Tick(now time.Time) Output {
 	if c.stopped {
 		return out
 	}
-	if now.Sub(c.lastBeat) >= c.cfg.Keepalive {
+	graceOver := !c.graceDone && now.Sub(c.start) >= startupGrace
+	if graceOver {
+		c.graceDone = true // tell the peers our real deadtime at once
+	}
+	if graceOver || now.Sub(c.lastBeat) >= c.cfg.Keepalive {
 		c.sendStatus(now, &out)
 	}
 	sinceStart := now.Sub(c.start)
