@@ -151,6 +151,8 @@ type node struct {
 	lastBeat time.Time // last t=status (or ping reply)
 	dt       time.Duration
 	late     bool
+	maxGap   time.Duration        // longest interval between heartbeats while alive
+	deaths   int                  // times declared dead
 	links    map[string]time.Time // last packet per link
 	linkUp   map[string]bool
 	protocol bool // peer speaks flow control
@@ -472,6 +474,7 @@ func (c *Core) linkHeard(now time.Time, n *node, link string, out *Output) {
 func (c *Core) statusHeard(now time.Time, n *node, m *wire.Message, out *Output) {
 	if n.heard && n.status != StatusDead {
 		gap := now.Sub(n.lastBeat)
+		n.maxGap = max(n.maxGap, gap)
 		if gap > c.cfg.Warntime {
 			if !n.late {
 				n.late = true
@@ -519,6 +522,7 @@ func (c *Core) markDead(now time.Time, n *node, why string, out *Output) {
 	out.Events = append(out.Events, Event{Kind: "node", Node: n.name, Status: StatusDead, Old: n.status, Time: now})
 	out.Logs = append(out.Logs, Log{Level: slog.LevelWarn, Msg: fmt.Sprintf("node %s: is dead", n.name), Attrs: []any{"node", n.name, "reason", why}})
 	n.status = StatusDead
+	n.deaths++
 	n.late = false
 	for l, up := range n.linkUp {
 		if up {
@@ -916,6 +920,8 @@ type NodeInfo struct {
 	Self       bool       `json:"self,omitempty" xml:"self,attr,omitempty"`
 	DeadtimeMS int64      `json:"deadtime_ms" xml:"deadtime_ms,attr"`
 	LastSeenMS int64      `json:"last_heartbeat_ms_ago,omitempty" xml:"last_heartbeat_ms_ago,attr,omitempty"`
+	MaxGapMS   int64      `json:"max_heartbeat_gap_ms,omitempty" xml:"max_heartbeat_gap_ms,attr,omitempty"`
+	Deaths     int        `json:"deaths,omitempty" xml:"deaths,attr,omitempty"`
 	Links      []LinkInfo `json:"links" xml:"link"`
 }
 
@@ -930,7 +936,8 @@ func (c *Core) Nodes(now time.Time) []NodeInfo {
 	var out []NodeInfo
 	for _, name := range c.order {
 		n := c.nodes[name]
-		ni := NodeInfo{Name: name, Type: n.typ, Status: n.status, Self: name == c.cfg.Self, DeadtimeMS: n.dt.Milliseconds()}
+		ni := NodeInfo{Name: name, Type: n.typ, Status: n.status, Self: name == c.cfg.Self, DeadtimeMS: n.dt.Milliseconds(),
+			MaxGapMS: n.maxGap.Milliseconds(), Deaths: n.deaths}
 		if ni.Self {
 			ni.DeadtimeMS = c.advertisedDeadtime(now).Milliseconds()
 		}

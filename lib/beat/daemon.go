@@ -194,7 +194,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.closeSubscribers()
 			return nil
 		}
-		wait := int(time.Until(next).Milliseconds())
+		// round up: a timeout rounded down to 0 would spin until next
+		wait := int((time.Until(next) + time.Millisecond - 1) / time.Millisecond)
 		if wait < 0 {
 			wait = 0
 		}

@@ -1,0 +1,2 @@
+// Package docs checks the man pages and completions.
+package docs
