@@ -979,3 +979,49 @@ func (c *Core) Seq() uint64 { return c.seq }
 
 // Status is our own status.
 func (c *Core) Status() string { return c.status }
+
+// Next returns when Tick next has work to do (a heartbeat to send, a
+// node or link that would expire, a retransmission request, a retry),
+// so that the driver sleeps exactly until then.
+func (c *Core) Next() time.Time {
+	next := c.lastBeat.Add(c.cfg.Keepalive)
+	earlier := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	if !c.graceDone {
+		earlier(c.start.Add(startupGrace))
+	}
+	const past = time.Millisecond // expiry is "more than", so look just past it
+	for _, name := range c.order {
+		n := c.nodes[name]
+		for l, up := range n.linkUp {
+			if up {
+				earlier(n.links[l].Add(c.cfg.Deadtime + past))
+			}
+		}
+		if name == c.cfg.Self || n.status == StatusDead {
+			continue
+		}
+		switch {
+		case n.typ == TypePing && n.heard:
+			earlier(n.lastBeat.Add(c.cfg.Deadping + past))
+		case n.typ == TypePing:
+			earlier(c.start.Add(c.cfg.Deadping + past))
+		case n.heard:
+			earlier(n.lastBeat.Add(n.dt + past))
+		default:
+			earlier(c.start.Add(c.cfg.Initdead + past))
+		}
+		for _, ms := range n.missing {
+			earlier(ms.nextAsk)
+		}
+	}
+	if !c.commUp {
+		earlier(c.start.Add(c.cfg.Initdead + past))
+	} else if !c.reqAsked.IsZero() {
+		earlier(c.reqAsked.Add(reqnodesRetry))
+	}
+	return next
+}

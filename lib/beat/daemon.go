@@ -108,9 +108,8 @@ func New(opts Options) (*Daemon, error) {
 	if d.opts.Notify == nil {
 		d.opts.Notify = func(string) {}
 	}
-	// Tick often enough to keep heartbeats on time and detect death
-	// promptly: keepalive/10, between 5 and 50 ms.
-	d.tick = min(max(c.Keepalive/10, 5*time.Millisecond), 50*time.Millisecond)
+	// The loop wakes at least this often (for the watchdog's liveness).
+	d.tick = time.Second
 	d.log.Info("starting", "subsystem", "beat", "node", opts.Self, "generation", gen, "links", strings.Join(names, ","), "bind", bind)
 	for _, w := range c.Warnings() {
 		d.log.Warn(w, "subsystem", "config")
@@ -184,7 +183,6 @@ func (d *Daemon) loop(ctx context.Context) error {
 	d.notifyStatus()
 	buf := make([]byte, wire.MaxMessage+1)
 	events := make([]unix.EpollEvent, 16)
-	next := d.start.Add(d.tick)
 	var evbuf [8]byte
 	for {
 		if ctx.Err() != nil {
@@ -194,7 +192,12 @@ func (d *Daemon) loop(ctx context.Context) error {
 			d.closeSubscribers()
 			return nil
 		}
-		// round up: a timeout rounded down to 0 would spin until next
+		// Sleep until the core has work, at most a second; round up, as a
+		// timeout rounded down to 0 would spin until then.
+		next := d.core.Next()
+		if lim := time.Now().Add(time.Second); next.After(lim) {
+			next = lim
+		}
 		wait := int((time.Until(next) + time.Millisecond - 1) / time.Millisecond)
 		if wait < 0 {
 			wait = 0
@@ -224,9 +227,8 @@ func (d *Daemon) loop(ctx context.Context) error {
 				d.do(d.core.Receive(now, l.name, buf[:m]))
 			}
 		}
-		if !now.Before(next) {
+		if !now.Before(d.core.Next()) {
 			d.do(d.core.Tick(now))
-			next = now.Add(d.tick)
 		}
 	}
 }
