@@ -58,7 +58,9 @@ install: build
 	install -m 0755 $(addprefix bin/,$(PROGRAMS)) $(DESTDIR)$(SBINDIR)/
 	for f in man/*.5; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man5/ || true; done
 	for f in man/*.8; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man8/ || true; done
-	for f in contrib/systemd/*; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(UNITDIR)/ || true; done
+	for f in contrib/systemd/*; do [ -e "$$f" ] || continue; \
+		sed 's|/usr/sbin/|$(SBINDIR)/|g' "$$f" > $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename "$$f"); done
 	for f in contrib/examples/*; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/examples/ || true; done
 	for f in completions/bash/*; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(BASHCOMPDIR)/ || true; done
 	for f in completions/zsh/*; do [ -e "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(ZSHCOMPDIR)/ || true; done

@@ -40,7 +40,7 @@ type StatusReply struct {
 	NodesAlive  int      `json:"nodes_alive" xml:"nodes_alive,attr"`
 	Receivers   int      `json:"receivers" xml:"receivers,attr"` // clients receiving messages
 	Watchers    int      `json:"watchers" xml:"watchers,attr"`   // clients watching status
-	Counters    Counters `json:"counters" xml:"-"`
+	Counters    Counters `json:"counters" xml:"counters"`
 }
 
 // LinkReply is one of our links.

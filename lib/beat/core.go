@@ -72,6 +72,9 @@ type Config struct {
 	Rand func(n int) int
 	// Load is the first line of /proc/loadavg, sent as "ld".
 	Load func() string
+	// QuietBadPackets is ha.cf's `log_badpack off`: drops are counted,
+	// not logged.
+	QuietBadPackets bool
 	// Answer R1 `starting` messages with `resource rsc_hold=none` so that
 	// a heartbeat 3 peer managing haresources does not wait forever.
 	AnswerStarting bool
@@ -125,17 +128,17 @@ type Log struct {
 
 // Counters are the drops and retransmissions seen, for status and tests.
 type Counters struct {
-	Received        uint64 `json:"received"`
-	Sent            uint64 `json:"sent"`
-	BadAuth         uint64 `json:"bad_auth"`
-	Malformed       uint64 `json:"malformed"`
-	UnknownNode     uint64 `json:"unknown_node"`
-	Replayed        uint64 `json:"replayed"`
-	Duplicates      uint64 `json:"duplicates"`
-	RexmitRequested uint64 `json:"rexmit_requested"`
-	RexmitSent      uint64 `json:"rexmit_sent"`
-	Lost            uint64 `json:"lost"`
-	LateHeartbeats  uint64 `json:"late_heartbeats"`
+	Received        uint64 `json:"received" xml:"received,attr"`
+	Sent            uint64 `json:"sent" xml:"sent,attr"`
+	BadAuth         uint64 `json:"bad_auth" xml:"bad_auth,attr"`
+	Malformed       uint64 `json:"malformed" xml:"malformed,attr"`
+	UnknownNode     uint64 `json:"unknown_node" xml:"unknown_node,attr"`
+	Replayed        uint64 `json:"replayed" xml:"replayed,attr"`
+	Duplicates      uint64 `json:"duplicates" xml:"duplicates,attr"`
+	RexmitRequested uint64 `json:"rexmit_requested" xml:"rexmit_requested,attr"`
+	RexmitSent      uint64 `json:"rexmit_sent" xml:"rexmit_sent,attr"`
+	Lost            uint64 `json:"lost" xml:"lost,attr"`
+	LateHeartbeats  uint64 `json:"late_heartbeats" xml:"late_heartbeats,attr"`
 }
 
 type missing struct {
@@ -273,7 +276,7 @@ func (c *Core) sendStatus(now time.Time, out *Output) {
 
 // emit adds the control fields, signs, records the packet in the history
 // (sequenced messages) and queues it.
-func (c *Core) emit(now time.Time, m *wire.Message, dest string, sequenced bool, out *Output) uint64 {
+func (c *Core) emit(now time.Time, m *wire.Message, dest string, sequenced bool, out *Output) (uint64, error) {
 	if dest != "" {
 		m.Set("dest", dest)
 		if n := c.nodes[dest]; n != nil && len(n.uuid) == 16 {
@@ -298,15 +301,17 @@ func (c *Core) emit(now time.Time, m *wire.Message, dest string, sequenced bool,
 	m.Add("ttl", strconv.Itoa(c.cfg.Hopfudge+len(c.cfg.Nodes)))
 	raw, err := wire.Encode(nil, m, c.cfg.Keys.Send)
 	if err != nil {
-		out.Logs = append(out.Logs, Log{Level: slog.LevelError, Msg: "cannot encode message", Attrs: []any{"type", m.Get("t"), "err", err}})
-		return seq
+		if sequenced {
+			c.seq-- // nothing went out under this number
+		}
+		return 0, err
 	}
 	if sequenced {
 		c.remember(sent{seq: seq, raw: raw, lastOut: now})
 	}
 	out.Packets = append(out.Packets, raw)
 	c.C.Sent++
-	return seq
+	return seq, nil
 }
 
 func (c *Core) remember(s sent) {
@@ -355,7 +360,10 @@ func (c *Core) Send(now time.Time, m *wire.Message, dest string) (Output, error)
 		return out, ErrOverflow{Unacked: un}
 	}
 	m = m.Clone()
-	seq := c.emit(now, m, dest, true, &out)
+	seq, err := c.emit(now, m, dest, true, &out)
+	if err != nil {
+		return out, fmt.Errorf("cannot send a %s message: %w", t, err)
+	}
 	if dest == "" || dest == c.cfg.Self {
 		out.Deliver = append(out.Deliver, Delivery{From: c.cfg.Self, To: dest, Seq: seq, Msg: m})
 	}
@@ -397,12 +405,12 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 	p, err := wire.Decode(pkt)
 	if err != nil {
 		c.C.Malformed++
-		out.Logs = append(out.Logs, Log{Level: slog.LevelWarn, Msg: "dropped malformed packet", Attrs: []any{"link", link, "bytes", len(pkt), "err", err}})
+		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped malformed packet", Attrs: []any{"link", link, "bytes", len(pkt), "err", err}})
 		return out
 	}
 	if err := c.cfg.Keys.Verify(p); err != nil {
 		c.C.BadAuth++
-		out.Logs = append(out.Logs, Log{Level: slog.LevelWarn, Msg: "dropped packet with bad authentication", Attrs: []any{"link", link, "src", p.Msg.Get("src"), "err", err}})
+		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped packet with bad authentication", Attrs: []any{"link", link, "src", p.Msg.Get("src"), "err", err}})
 		return out
 	}
 	m := p.Msg
@@ -410,7 +418,7 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 	n := c.nodes[src]
 	if n == nil || n.typ != TypeNormal {
 		c.C.UnknownNode++
-		out.Logs = append(out.Logs, Log{Level: slog.LevelWarn, Msg: "dropped packet from unknown node", Attrs: []any{"link", link, "src", src}})
+		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped packet from unknown node", Attrs: []any{"link", link, "src", src}})
 		return out
 	}
 	if t := m.Get("t"); !(t == "shutdone" || (t == "status" && m.Get("st") == StatusDead)) {
@@ -753,6 +761,12 @@ func (c *Core) skipLost(now time.Time, n *node, s uint64, out *Output) {
 		c.flushPending(now, n, out, false)
 	} else {
 		n.pending[s] = nil // placeholder processed as nothing
+	}
+}
+
+func (c *Core) badPacketLog(out *Output, l Log) {
+	if !c.cfg.QuietBadPackets {
+		out.Logs = append(out.Logs, l)
 	}
 }
 

@@ -462,3 +462,28 @@ func TestPingNode(t *testing.T) {
 		t.Fatalf("ping node info %+v", n)
 	}
 }
+
+// A message too large for one datagram is refused to the sender and uses
+// up no sequence number, so peers see no gap.
+func TestTooLargeMessageRefused(t *testing.T) {
+	cl := newCluster(t, []string{"node1", "node2"}, []string{"eth0"}, nil)
+	cl.runUntil(3*time.Second, "all active", cl.allActive)
+	c := cl.cores["node1"]
+	seq := c.Seq()
+	if _, err := c.Send(cl.now, msg("app", "data", strings.Repeat("x", wire.MaxMessage)), ""); err == nil || !strings.Contains(err.Error(), "larger than 256 KiB") {
+		t.Fatalf("oversize send: %v", err)
+	}
+	if c.Seq() != seq {
+		t.Fatalf("seq moved from %d to %d", seq, c.Seq())
+	}
+	o, err := c.Send(cl.now, msg("app", "n", "after"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.apply("node1", o)
+	cl.deliver()
+	cl.run(500 * time.Millisecond)
+	if got := payloads(cl.got["node2"], "node1", "app"); len(got) != 1 || cl.cores["node2"].C.Lost != 0 {
+		t.Fatalf("after the refused send: delivered %v, lost %d", got, cl.cores["node2"].C.Lost)
+	}
+}

@@ -68,8 +68,12 @@ func (r *RunCmd) Run(g *cli.Globals) error {
 	if err != nil {
 		return exitcode.Wrap(exitcode.NotConfigured, err, "authentication configuration error: hb-beat not started")
 	}
+	facility := conf.Logfacility
+	if facility == "" && conf.UseLogd {
+		facility = "daemon" // heartbeat's ha_logd hands lines to syslog; we log to it directly
+	}
 	log, closeLog, err := logging.New(logging.Options{Program: "hb-beat", Debug: r.Debug || conf.Debug > 0,
-		Logfile: conf.Logfile, Debugfile: conf.Debugfile, Facility: conf.Logfacility})
+		Logfile: conf.Logfile, Debugfile: conf.Debugfile, Facility: facility})
 	if err != nil {
 		return exitcode.Wrap(exitcode.NotConfigured, fmt.Errorf("%s: %w", conf.File, err), "")
 	}
@@ -351,6 +355,9 @@ func (w *WatchCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	defer c.Close()
+	if w.OutputAs == printer.XML {
+		return printer.ErrUnsupported{Format: printer.XML, Command: "hb-beat watch"}
+	}
 	err = c.Subscribe(ctx, beat.OpWatch, nil, func(raw json.RawMessage) error {
 		if w.OutputAs == printer.JSON {
 			fmt.Println(string(raw))

@@ -284,9 +284,20 @@ func init() {
 			c.PingNodes = append(c.PingNodes, PingNode{Name: f[0], Addrs: f[1:], Group: true, Line: line})
 			return nil
 		}},
-		"hbaping":       {noEffect: true, apply: func(*Config, string, int) error { return nil }},
-		"autojoin":      {apply: oneOf(func(c *Config) *string { return &c.Autojoin }, "none", "other", "any")},
-		"auto_failback": {apply: oneOf(func(c *Config) *string { return &c.AutoFailback }, "on", "off", "legacy")},
+		"hbaping":  {noEffect: true, apply: func(*Config, string, int) error { return nil }},
+		"autojoin": {apply: oneOf(func(c *Config) *string { return &c.Autojoin }, "none", "other", "any")},
+		"auto_failback": {apply: func(c *Config, v string, _ int) error {
+			if strings.EqualFold(v, "legacy") {
+				c.AutoFailback = "legacy"
+				return nil
+			}
+			b, err := ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not valid: expected on, off (or another boolean) or legacy", v)
+			}
+			c.AutoFailback = map[bool]string{true: "on", false: "off"}[b]
+			return nil
+		}},
 		"nice_failback": {noEffect: true, apply: func(c *Config, v string, _ int) error {
 			_, err := ParseBool(v)
 			return err

@@ -128,7 +128,7 @@ func TestParseErrors(t *testing.T) {
 		{base + "mcast eth0 10.0.0.1 694 1 0\n", "node1", `ha.cf:6: mcast: "10.0.0.1" is not a multicast group address`},
 		{base + "mcast eth0 239.0.0.1 694 1\n", "node1", "ha.cf:6: mcast: expected mcast DEV GROUP PORT TTL LOOP, got 4 values"},
 		{"udpport 0\n" + base, "node1", "ha.cf:1: udpport: invalid port [0] specified: expected 1 to 65535"},
-		{base + "auto_failback maybe\n", "node1", `ha.cf:6: auto_failback: "maybe" is not valid: expected one of on, off, legacy`},
+		{base + "auto_failback maybe\n", "node1", `ha.cf:6: auto_failback: "maybe" is not valid: expected on, off (or another boolean) or legacy`},
 		{base + "realtime perhaps\n", "node1", `ha.cf:6: realtime: "perhaps" is not a boolean: expected on/off, yes/no, true/false, y/n or 1/0`},
 		{base + "logfacility bogus\n", "node1", "ha.cf:6: logfacility: log facility(bogus) not valid: expected none, daemon, user, local0 … local7, …"},
 		{base + "debug 300\n", "node1", `ha.cf:6: debug: "300" is not valid: expected a whole number from 0 to 255`},
