@@ -13,4 +13,4 @@ for f in $(grep -rl --include='*_test.go' '^func Fuzz' lib cmd 2>/dev/null | sor
 	done
 done
 rm -f /tmp/fuzz.$$.log
-echo "fuzz: $n targets, 0 failed"
+echo "fuzz: $n passed, 0 failed"

@@ -160,12 +160,13 @@ type node struct {
 	linkUp   map[string]bool
 	protocol bool // peer speaks flow control
 
-	gen      uint64
-	tracking bool
-	last     uint64 // highest seq seen
-	done     uint64 // every seq <= done is processed
-	missing  map[uint64]*missing
-	pending  map[uint64]*wire.Message // received above a gap, not yet processed
+	gen       uint64
+	statusSeq uint64 // seq of the newest status applied
+	tracking  bool
+	last      uint64 // highest seq seen
+	done      uint64 // every seq <= done is processed
+	missing   map[uint64]*missing
+	pending   map[uint64]*wire.Message // received above a gap, not yet processed
 
 	ackTrigger uint64
 	acked      uint64 // highest of our seqs this node acked
@@ -447,6 +448,7 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 		}
 		n.gen = gen
 		n.tracking = false
+		n.statusSeq = 0
 		n.missing = map[uint64]*missing{}
 		n.pending = map[uint64]*wire.Message{}
 		n.acked = 0
@@ -462,8 +464,11 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 		c.C.Malformed++
 		return out
 	}
-	// Liveness is judged on arrival, whatever the order.
-	if t == "status" {
+	// Liveness is judged on arrival, from the newest status only: the
+	// same status heard on a second link, or an older one arriving late,
+	// must not move the node's state back.
+	if t == "status" && (!n.tracking || seq > n.statusSeq) {
+		n.statusSeq = seq
 		c.statusHeard(now, n, m, &out)
 	}
 	c.sequence(now, n, seq, m, &out)

@@ -487,3 +487,21 @@ func TestTooLargeMessageRefused(t *testing.T) {
 		t.Fatalf("after the refused send: delivered %v, lost %d", got, cl.cores["node2"].C.Lost)
 	}
 }
+
+// The same status heard on two links, or an old one arriving late, does
+// not move a node's status back.
+func TestStatusNotMovedBack(t *testing.T) {
+	cl := newCluster(t, []string{"node1", "node2"}, []string{"eth0"}, nil)
+	c := cl.cores["node1"]
+	mk := func(seq, st string) []byte {
+		b, _ := wire.Encode(nil, msg("status", "st", st, "dt", "1f4", "protocol", "1", "src", "node2", "seq", seq, "hg", "64"), testKey)
+		return b
+	}
+	c.Receive(cl.now, "eth0", mk("1", StatusInit))
+	c.Receive(cl.now, "eth0", mk("2", StatusUp))
+	c.Receive(cl.now, "eth1", mk("1", StatusInit)) // late copy from another link
+	c.Receive(cl.now, "eth1", mk("2", StatusUp))
+	if s := cl.status("node1", "node2"); s != StatusUp {
+		t.Fatalf("node2 is %s, want up", s)
+	}
+}

@@ -335,7 +335,8 @@ node node1 node2 node3
 	for _, n := range names {
 		nodes = append(nodes, newNode(t, n, hacf, []string{"ip", "netns", "exec", net.NS(n)}))
 	}
-	testutil.WaitFor(t, 10*time.Second, "all active", allSee(t, nodes, beat.StatusActive, names...))
+	took := testutil.WaitFor(t, 10*time.Second, "all active", allSee(t, nodes, beat.StatusActive, names...))
+	t.Logf("all active after %v", took)
 	linkOf := func(n *hbNode, node, link string) string {
 		for _, l := range n.nodes(t)[node].Links {
 			if l.Name == link {

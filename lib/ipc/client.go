@@ -64,6 +64,11 @@ func (c *Client) send(op string, args any) (uint64, error) {
 		req.Args = b
 	}
 	if err := c.enc.Encode(&req); err != nil {
+		// The server may have refused us and hung up before reading:
+		// its reason is waiting to be read.
+		if r, rerr := c.read(); rerr == nil && r.Error != nil {
+			return 0, r.Error
+		}
 		return 0, c.lost(err)
 	}
 	return req.ID, nil
