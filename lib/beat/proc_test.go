@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	stdnet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,4 +362,81 @@ node node1 node2 node3
 	}
 	net.SetLink("node3", "hb1", true)
 	testutil.WaitFor(t, 5*time.Second, "hb1 back up", func() bool { return linkOf(nodes[0], "node3", "hb1") == "up" })
+}
+
+// Ping nodes answer ICMP echo for real: a host on the link shows "ping",
+// an address nobody has shows "dead". hb-beat also tells systemd it is
+// ready and how many nodes are alive (NOTIFY_SOCKET).
+func TestPingNodesAndNotify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	net := nettest.New(t)
+	net.Host("node1")
+	net.Host("gw")
+	net.Veth("node1", "10.96.0.1/24", "gw", "10.96.0.254/24", "hb0")
+	hacf := `keepalive 100ms
+deadtime 500ms
+initdead 1
+udpport 694
+ucast hb0 10.96.0.1
+node node1
+ping 10.96.0.254
+ping_group far 10.96.0.200 10.96.0.201
+`
+	notify := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := listenUnixgram(notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	dir := filepath.Join(t.TempDir(), "node1")
+	writeConf(t, dir, hacf)
+	n := &hbNode{name: "node1", dir: dir, wrap: []string{"ip", "netns", "exec", net.NS("node1")}, env: []string{
+		"HA_CONFDIR=" + filepath.Join(dir, "conf"), "HA_STATEDIR=" + filepath.Join(dir, "state"),
+		"HA_RUNDIR=" + filepath.Join(dir, "run"), "HA_NODENAME=node1", "NOTIFY_SOCKET=" + notify}}
+	n.start(t)
+	testutil.WaitFor(t, 5*time.Second, "ping node 10.96.0.254 up and group far dead", func() bool {
+		m := n.nodes(t)
+		return m["10.96.0.254"].Status == beat.StatusPing && m["far"].Status == beat.StatusDead
+	})
+	if m := n.nodes(t); m["10.96.0.254"].Type != beat.TypePing || m["far"].Type != beat.TypePing {
+		t.Fatalf("types: %+v", m)
+	}
+	if out, _, code := n.run(t, "cl-status", "nodetype", "far"); code != 0 || out != "ping\n" {
+		t.Errorf("nodetype far: %d %q", code, out)
+	}
+	if out, _, code := n.run(t, "cl-status", "listnodes", "-p"); code != 0 || out != "10.96.0.254\nfar\n" {
+		t.Errorf("listnodes -p: %d %q", code, out)
+	}
+	var got []string
+	testutil.WaitFor(t, 5*time.Second, "READY=1 and a STATUS line", func() bool {
+		for {
+			select {
+			case m := <-msgs:
+				got = append(got, m)
+			default:
+				all := strings.Join(got, "\n")
+				return strings.Contains(all, "READY=1") && strings.Contains(all, "STATUS=active: 1 of 1 nodes alive")
+			}
+		}
+	})
+	// the gateway goes away: its ping node dies
+	net.SetLink("gw", "hb0", false)
+	testutil.WaitFor(t, 5*time.Second, "ping node dead", func() bool { return n.nodes(t)["10.96.0.254"].Status == beat.StatusDead })
+}
+
+func listenUnixgram(path string) (*stdnet.UnixConn, error) {
+	return stdnet.ListenUnixgram("unixgram", &stdnet.UnixAddr{Name: path, Net: "unixgram"})
 }
