@@ -7,6 +7,7 @@
 package beat
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -72,6 +73,10 @@ type Config struct {
 	Rand func(n int) int
 	// Load is the first line of /proc/loadavg, sent as "ld".
 	Load func() string
+	// TraditionalCompression and CompressionThreshold (bytes) are ha.cf's
+	// traditional_compression and compression_threshold.
+	TraditionalCompression bool
+	CompressionThreshold   int
 	// QuietBadPackets is ha.cf's `log_badpack off`: drops are counted,
 	// not logged.
 	QuietBadPackets bool
@@ -301,6 +306,14 @@ func (c *Core) emit(now time.Time, m *wire.Message, dest string, sequenced bool,
 	}
 	m.Add("ttl", strconv.Itoa(c.cfg.Hopfudge+len(c.cfg.Nodes)))
 	raw, err := wire.Encode(nil, m, c.cfg.Keys.Send)
+	// Heartbeat compresses a message over 256 KiB, and with
+	// traditional_compression one over compression_threshold.
+	if errors.Is(err, wire.ErrTooLarge) || (err == nil && c.cfg.TraditionalCompression && c.cfg.CompressionThreshold > 0 && len(raw) > c.cfg.CompressionThreshold) {
+		raw, err = wire.EncodeCompressed(m, c.cfg.Keys.Send)
+		if err == nil && len(raw) > wire.MaxMessage {
+			err = fmt.Errorf("%w even compressed", wire.ErrTooLarge)
+		}
+	}
 	if err != nil {
 		if sequenced {
 			c.seq-- // nothing went out under this number
@@ -414,7 +427,12 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped packet with bad authentication", Attrs: []any{"link", link, "src", p.Msg.Get("src"), "err", err}})
 		return out
 	}
-	m := p.Msg
+	m, err := wire.Expand(p.Msg)
+	if err != nil {
+		c.C.Malformed++
+		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped malformed packet", Attrs: []any{"link", link, "err", err}})
+		return out
+	}
 	src := strings.ToLower(m.Get("src"))
 	n := c.nodes[src]
 	if n == nil || n.typ != TypeNormal {

@@ -1,6 +1,7 @@
 package beat
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -463,14 +464,19 @@ func TestPingNode(t *testing.T) {
 	}
 }
 
-// A message too large for one datagram is refused to the sender and uses
-// up no sequence number, so peers see no gap.
+// A message too large for one datagram even compressed is refused to the
+// sender and uses up no sequence number, so peers see no gap.
 func TestTooLargeMessageRefused(t *testing.T) {
 	cl := newCluster(t, []string{"node1", "node2"}, []string{"eth0"}, nil)
 	cl.runUntil(3*time.Second, "all active", cl.allActive)
 	c := cl.cores["node1"]
 	seq := c.Seq()
-	if _, err := c.Send(cl.now, msg("app", "data", strings.Repeat("x", wire.MaxMessage)), ""); err == nil || !strings.Contains(err.Error(), "larger than 256 KiB") {
+	noise := make([]byte, 2*wire.MaxMessage)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range noise {
+		noise[i] = 'a' + byte(r.IntN(26)) // random letters do not compress below 256 KiB
+	}
+	if _, err := c.Send(cl.now, msg("app", "data", string(noise)), ""); err == nil || !strings.Contains(err.Error(), "larger than 256 KiB") {
 		t.Fatalf("oversize send: %v", err)
 	}
 	if c.Seq() != seq {
@@ -503,5 +509,31 @@ func TestStatusNotMovedBack(t *testing.T) {
 	c.Receive(cl.now, "eth1", mk("2", StatusUp))
 	if s := cl.status("node1", "node2"); s != StatusUp {
 		t.Fatalf("node2 is %s, want up", s)
+	}
+}
+
+// Messages over 256 KiB travel compressed, as heartbeat sends them; with
+// traditional_compression so do those over the threshold.
+func TestCompressedMessages(t *testing.T) {
+	cl := newCluster(t, []string{"node1", "node2"}, []string{"eth0"}, func(c *Config) {
+		c.TraditionalCompression = true
+		c.CompressionThreshold = 2048
+	})
+	cl.runUntil(3*time.Second, "all active", cl.allActive)
+	for _, size := range []int{3000, 600 << 10} {
+		body := strings.Repeat("<nvpair name='a' value='b'/>", size/28)
+		o, err := cl.cores["node1"].Send(cl.now, msg("app", "n", body), "")
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if !strings.Contains(string(o.Packets[0]), wire.CompressedField) {
+			t.Fatalf("%d bytes sent uncompressed", size)
+		}
+		cl.apply("node1", o)
+		cl.deliver()
+		got := payloads(cl.got["node2"], "node1", "app")
+		if len(got) == 0 || got[len(got)-1] != body {
+			t.Fatalf("%d bytes: not delivered intact", size)
+		}
 	}
 }

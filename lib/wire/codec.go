@@ -8,7 +8,8 @@ import (
 	"strconv"
 )
 
-// MaxMessage is heartbeat's MAXMSG: the largest datagram it sends or takes.
+// MaxMessage is heartbeat's MAXMSG: the largest datagram it sends or
+// takes. Larger messages travel compressed (compress.go).
 const MaxMessage = 256 << 10
 
 // Markers of the two encodings.

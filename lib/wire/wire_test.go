@@ -3,6 +3,7 @@ package wire
 import (
 	"bufio"
 	"bytes"
+	"compress/zlib"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -226,6 +227,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		_ = ring.Verify(p)
 		_ = p.Msg.String()
+		_, _ = Expand(p.Msg)
 		// what decodes re-encodes and decodes to the same fields
 		enc, err := Encode(nil, p.Msg.Clone(), k)
 		if err != nil {
@@ -239,4 +241,58 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("re-encoded message does not verify")
 		}
 	})
+}
+
+func TestCompressedRoundTrip(t *testing.T) {
+	k := &Key{Index: 1, Method: SHA1, Secret: []byte("hbtestkey")}
+	ring := &Keyring{Send: k, Keys: map[int]*Key{1: k}}
+	big := strings.Repeat("<primitive id='x'/>", 40000) // 760 KB, compresses well
+	m := (&Message{}).Add("t", "cib").Add("xml", big).Add("src", "node1").Add("seq", "2a")
+	raw, err := EncodeCompressed(m.Clone(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(raw) > MaxMessage {
+		t.Fatalf("envelope is %d bytes", len(raw))
+	}
+	p, err := Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ring.Verify(p); err != nil {
+		t.Fatal(err)
+	}
+	in, err := Expand(p.Msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Get("xml") != big || in.Get("seq") != "2a" || in.Get("t") != "cib" {
+		t.Fatal("expanded message differs")
+	}
+	if err := ring.VerifyInner(in); err != nil {
+		t.Fatalf("inner auth: %v", err)
+	}
+	// a message that is not compressed expands to itself
+	if x, err := Expand(m); err != nil || x != m {
+		t.Fatal("plain message changed")
+	}
+	// garbage and unknown algorithms are errors
+	bad := (&Message{}).AddBinary(CompressedField, []byte("nope")).Add(AlgorithmField, "zlib")
+	if _, err := Expand(bad); !errors.Is(err, ErrCompression) {
+		t.Fatalf("garbage: %v", err)
+	}
+	bad = (&Message{}).AddBinary(CompressedField, []byte("x")).Add(AlgorithmField, "lz4")
+	if _, err := Expand(bad); !errors.Is(err, ErrCompression) {
+		t.Fatalf("lz4: %v", err)
+	}
+	// a zip bomb stops at the bound
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	w.Write([]byte("###\n"))
+	w.Write(make([]byte, MaxUncompressed+10))
+	w.Close()
+	bomb := (&Message{}).AddBinary(CompressedField, z.Bytes()).Add(AlgorithmField, "zlib")
+	if _, err := Expand(bomb); !errors.Is(err, ErrCompression) {
+		t.Fatalf("bomb: %v", err)
+	}
 }
