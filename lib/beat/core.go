@@ -73,6 +73,9 @@ type Config struct {
 	Rand func(n int) int
 	// Load is the first line of /proc/loadavg, sent as "ld".
 	Load func() string
+	// Autojoin admits nodes not listed in ha.cf when they send signed
+	// heartbeats (ha.cf's autojoin other or any).
+	Autojoin bool
 	// TraditionalCompression and CompressionThreshold (bytes) are ha.cf's
 	// traditional_compression and compression_threshold.
 	TraditionalCompression bool
@@ -199,6 +202,21 @@ type Core struct {
 	graceDone bool
 	C         Counters
 	buf       []byte
+}
+
+// maxAutojoin bounds how many nodes autojoin may add.
+const maxAutojoin = 256
+
+func validNodeName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // NewCore makes a core; Start must be called before anything else.
@@ -435,6 +453,10 @@ func (c *Core) Receive(now time.Time, link string, pkt []byte) Output {
 	}
 	src := strings.ToLower(m.Get("src"))
 	n := c.nodes[src]
+	if n == nil && c.cfg.Autojoin && validNodeName(src) && len(c.nodes) < maxAutojoin {
+		n = c.addNode(src, TypeNormal)
+		out.Logs = append(out.Logs, Log{Level: slog.LevelInfo, Msg: "node joined (autojoin)", Attrs: []any{"node", src}})
+	}
 	if n == nil || n.typ != TypeNormal {
 		c.C.UnknownNode++
 		c.badPacketLog(&out, Log{Level: slog.LevelWarn, Msg: "dropped packet from unknown node", Attrs: []any{"link", link, "src", src}})

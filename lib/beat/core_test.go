@@ -537,3 +537,30 @@ func TestCompressedMessages(t *testing.T) {
 		}
 	}
 }
+
+// autojoin admits a node not listed in ha.cf once it sends a signed
+// heartbeat; without autojoin it is dropped as unknown.
+func TestAutojoin(t *testing.T) {
+	for _, join := range []bool{false, true} {
+		cl := newCluster(t, []string{"node1", "node2"}, []string{"eth0"}, func(c *Config) {
+			c.Autojoin = join
+			if c.Self == "node2" {
+				c.Nodes = []string{"node1", "node2", "node3"}
+			}
+		})
+		newcomer := NewCore(Config{Self: "node3", UUID: []byte("cccccccccccccccc"), Generation: 5, Nodes: []string{"node1", "node2", "node3"},
+			Links: []string{"eth0"}, Keys: testRing(), Keepalive: 100 * time.Millisecond, Deadtime: 500 * time.Millisecond,
+			Warntime: 250 * time.Millisecond, Initdead: 2 * time.Second})
+		cl.cores["node3"] = newcomer
+		cl.names = append(cl.names, "node3")
+		cl.apply("node3", newcomer.Start(cl.now))
+		cl.run(time.Second)
+		st := cl.status("node1", "node3")
+		if join && st != StatusActive {
+			t.Fatalf("with autojoin node3 is %s on node1", st)
+		}
+		if !join && (st != "?" || cl.cores["node1"].C.UnknownNode == 0) {
+			t.Fatalf("without autojoin node3 is %q on node1", st)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func New(opts Options) (*Daemon, error) {
 		Self: opts.Self, UUID: uuid, Generation: gen, Nodes: c.Nodes, PingNodes: pings, Links: names, Keys: opts.Keys,
 		Keepalive: c.Keepalive, Deadtime: c.Deadtime, Warntime: c.Warntime, Initdead: c.Initdead, Deadping: c.Deadping,
 		MaxRexmitDelay: c.MaxRexmitDelay, Hopfudge: c.Hopfudge, Rand: rand.IntN, Load: loadavg, AnswerStarting: true,
-		QuietBadPackets: !c.LogBadpack, TraditionalCompression: c.TraditionalCompression,
+		QuietBadPackets: !c.LogBadpack, Autojoin: c.Autojoin != "none", TraditionalCompression: c.TraditionalCompression,
 		CompressionThreshold: c.CompressionThreshold * 1024,
 	}
 	if !contains(cfg.Nodes, opts.Self) {

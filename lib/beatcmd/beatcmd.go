@@ -253,7 +253,7 @@ func (l *LinksCmd) Run(g *cli.Globals) error {
 
 // ClStatusCmd answers cl_status's sub-commands.
 type ClStatusCmd struct {
-	Args []string `arg:"" optional:"" passthrough:"" help:"SUB-COMMAND [OPTIONS] [PARAMETERS], as for cl_status."`
+	Args []string `arg:"" optional:"" passthrough:"all" help:"SUB-COMMAND [OPTIONS] [PARAMETERS], as for cl_status."`
 }
 
 type clSource struct{ g *cli.Globals }

@@ -621,7 +621,28 @@ func (c *Config) finish(set map[string]bool, line map[string]int, self string) e
 		return &Error{File: c.File, Msg: "no nodes defined: add a node line naming every cluster node"}
 	}
 	if self != "" && c.Autojoin != "any" && !contains(c.Nodes, strings.ToLower(self)) {
-		return &Error{File: c.File, Line: line["node"], Msg: fmt.Sprintf("current node [%s] not in configuration: the node lines name %s (set --node or HA_NODENAME, or add it)", self, strings.Join(c.Nodes, ", "))}
+		named := "there are no node lines"
+		if len(c.Nodes) > 0 {
+			named = "the node lines name " + strings.Join(c.Nodes, ", ")
+		}
+		return &Error{File: c.File, Line: line["node"], Msg: fmt.Sprintf("current node [%s] not in configuration: %s (set --node or HA_NODENAME, or add it)", self, named)}
+	}
+	for _, m := range c.Media {
+		if m.Kind == "ucast6" || m.Kind == "mcast6" {
+			return &Error{File: c.File, Line: m.Line, Msg: fmt.Sprintf("%s: IPv6 media are accepted by heartbeat but not served by hb-beat yet: use ucast or mcast over IPv4", m.Kind)}
+		}
+	}
+	for _, p := range c.PingNodes {
+		for _, a := range p.Addrs {
+			if ip := net.ParseIP(a); ip != nil && ip.To4() == nil {
+				return &Error{File: c.File, Line: p.Line, Msg: fmt.Sprintf("ping address %s: IPv6 ping nodes are not served by hb-beat yet: use an IPv4 address", a)}
+			}
+		}
+	}
+	for _, b := range c.Bind {
+		if net.ParseIP(b).To4() == nil {
+			return &Error{File: c.File, Line: line["bindaddr"], Msg: fmt.Sprintf("bindaddr %s: only IPv4 addresses can be bound", b)}
+		}
 	}
 	if !set["logfile"] && !set["debugfile"] && !set["logfacility"] && !set["use_logd"] {
 		c.UseLogd = true
@@ -647,7 +668,7 @@ func (c *Config) Warnings() []string {
 // Parameter answers `cl_status hbparameter -p NAME`: the value as written,
 // or the computed default; ok is false for parameters it cannot give.
 func (c *Config) Parameter(name string) (string, bool) {
-	if v, ok := c.Written[name]; ok && name != "node" && name != "apiauth" && name != "stonith" && name != "nice_failback" {
+	if v, ok := c.Written[name]; ok && name != "node" && name != "apiauth" && name != "stonith" && name != "nice_failback" && name != "hbversion" {
 		return v, true
 	}
 	ms := func(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }

@@ -230,3 +230,21 @@ func FuzzAuthkeys(f *testing.F) {
 		}
 	})
 }
+
+func TestUnservedMedia(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"ucast6 eth0 fe80::1\nnode a\n", "ha.cf:1: ucast6: IPv6 media are accepted by heartbeat but not served by hb-beat yet: use ucast or mcast over IPv4"},
+		{"ucast eth0 10.0.0.1\nping6 ::1\nnode a\n", "ha.cf:2: ping address ::1: IPv6 ping nodes are not served by hb-beat yet: use an IPv4 address"},
+		{"ucast eth0 10.0.0.1\nbindaddr ::1\nnode a\n", "ha.cf:2: bindaddr ::1: only IPv4 addresses can be bound"},
+		{"ucast eth0 10.0.0.1\nautojoin other\n", "ha.cf: current node [a] not in configuration: there are no node lines (set --node or HA_NODENAME, or add it)"},
+	} {
+		_, err := Parse("ha.cf", strings.NewReader(tc.text), "a")
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.text, err, tc.want)
+		}
+	}
+	c, err := Parse("ha.cf", strings.NewReader("ucast eth0 10.0.0.1\nautojoin any\n"), "a")
+	if err != nil || c.Autojoin != "any" {
+		t.Fatalf("autojoin any alone: %v", err)
+	}
+}
