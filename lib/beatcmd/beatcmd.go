@@ -204,17 +204,23 @@ func (v nodesView) WriteText(w io.Writer) error {
 
 // Run lists the nodes.
 func (n *NodesCmd) Run(g *cli.Globals) error {
-	var r []beat.NodeInfo
-	if err := call(g, beat.OpNodes, nil, &r); err != nil {
+	return printList(g, beat.OpNodes, "hb-beat nodes", n.OutputAs, func(r []beat.NodeInfo) any { return nodesView{Nodes: r} })
+}
+
+// printList asks the daemon for a list and prints it: a JSON array (empty,
+// not null, when there is nothing), or the view for text and XML.
+func printList[T any](g *cli.Globals, op, command string, f printer.Format, view func([]T) any) error {
+	r := []T{}
+	if err := call(g, op, nil, &r); err != nil {
 		return err
 	}
-	if n.OutputAs == printer.JSON {
-		if r == nil {
-			r = []beat.NodeInfo{}
-		}
-		return printer.Print(os.Stdout, n.OutputAs, "hb-beat nodes", r)
+	if r == nil {
+		r = []T{}
 	}
-	return printer.Print(os.Stdout, n.OutputAs, "hb-beat nodes", nodesView{Nodes: r})
+	if f == printer.JSON {
+		return printer.Print(os.Stdout, f, command, r)
+	}
+	return printer.Print(os.Stdout, f, command, view(r))
 }
 
 // LinksCmd lists our links.
@@ -238,17 +244,7 @@ func (v linksView) WriteText(w io.Writer) error {
 
 // Run lists the links.
 func (l *LinksCmd) Run(g *cli.Globals) error {
-	var r []beat.LinkReply
-	if err := call(g, beat.OpLinks, nil, &r); err != nil {
-		return err
-	}
-	if l.OutputAs == printer.JSON {
-		if r == nil {
-			r = []beat.LinkReply{}
-		}
-		return printer.Print(os.Stdout, l.OutputAs, "hb-beat links", r)
-	}
-	return printer.Print(os.Stdout, l.OutputAs, "hb-beat links", linksView{Links: r})
+	return printList(g, beat.OpLinks, "hb-beat links", l.OutputAs, func(r []beat.LinkReply) any { return linksView{Links: r} })
 }
 
 // ClStatusCmd answers cl_status's sub-commands.

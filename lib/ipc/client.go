@@ -96,36 +96,29 @@ func (c *Client) lost(err error) error {
 // Call sends one request and decodes its result into result (may be nil).
 // A daemon-side error comes back as *Error.
 func (c *Client) Call(ctx context.Context, op string, args, result any) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
-	defer stop()
-	id, err := c.send(op, args)
-	if err != nil {
-		return ctxErr(ctx, err)
-	}
-	for {
-		r, err := c.read()
-		if err != nil {
-			return ctxErr(ctx, err)
-		}
-		if r.ID != id && r.ID != 0 {
-			continue
-		}
-		if r.Error != nil {
-			return r.Error
-		}
+	return c.exchange(ctx, op, args, func(r *Reply) (bool, error) {
 		if result != nil && len(r.Result) > 0 {
-			return json.Unmarshal(r.Result, result)
+			return true, json.Unmarshal(r.Result, result)
 		}
-		return nil
-	}
+		return true, nil
+	})
 }
 
 // Subscribe sends a subscription request and calls fn for every event
 // until fn returns an error, the server ends the stream, or ctx ends. The
 // client should not be used for anything else afterwards.
 func (c *Client) Subscribe(ctx context.Context, op string, args any, fn func(event json.RawMessage) error) error {
+	return c.exchange(ctx, op, args, func(r *Reply) (bool, error) {
+		if r.End {
+			return true, nil
+		}
+		return false, fn(r.Event)
+	})
+}
+
+// exchange sends one request, then hands each reply to it to handle
+// (error replies excepted) until handle says it is done or fails.
+func (c *Client) exchange(ctx context.Context, op string, args any, handle func(*Reply) (done bool, err error)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
@@ -145,10 +138,7 @@ func (c *Client) Subscribe(ctx context.Context, op string, args any, fn func(eve
 		if r.Error != nil {
 			return r.Error
 		}
-		if r.End {
-			return nil
-		}
-		if err := fn(r.Event); err != nil {
+		if done, err := handle(r); done || err != nil {
 			return err
 		}
 	}
