@@ -111,14 +111,14 @@ func LSBAction(action string) string {
 }
 
 var (
-	hbNotRunning = regexp.MustCompile(`[Nn]ot *[Rr]unning`)
+	hbNotRunning = regexp.MustCompile(`(?s)[Nn][Oo][Tt] .*[Rr]unning`)
 	hbRunning    = regexp.MustCompile(`[Rr]unning|OK`)
 )
 
 // HeartbeatRunning judges a heartbeat-class script's status output as
-// heartbeat's ResourceManager does: "not running" (any case of the first
-// letters) means stopped, "running" or "OK" means started, anything else
-// stopped. The exit code is ignored.
+// heartbeat's ResourceManager (we_own_resource) does with the shell
+// patterns *[Nn][Oo][Tt]\ *[Rr]unning* (stopped), then *[Rr]unning* or
+// *OK* (started), anything else stopped. The exit code is ignored.
 func HeartbeatRunning(stdout string) bool {
 	if hbNotRunning.MatchString(stdout) {
 		return false
