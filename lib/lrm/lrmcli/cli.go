@@ -427,6 +427,10 @@ func (c *WatchCmd) Run(g *cli.Globals) error {
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			return err
 		}
+		if ev.Type == "subscribed" {
+			fmt.Fprintf(os.Stderr, "%s: watching %s\n", cli.Program, g.Socket(lrmd.SocketName))
+			return nil
+		}
 		if c.OutputAs == printer.JSON {
 			fmt.Fprintf(os.Stdout, "%s\n", raw)
 		} else if ev.Result != nil {

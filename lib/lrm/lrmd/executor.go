@@ -54,7 +54,7 @@ type ExecRequest struct {
 
 // Event is what subscribers receive.
 type Event struct {
-	Type   string      `json:"type"` // "result", "registered", "unregistered"
+	Type   string      `json:"type"` // "subscribed" (first), "result", "registered", "unregistered"
 	Result *lrm.Result `json:"result,omitempty"`
 	Rsc    string      `json:"resource,omitempty"`
 }

@@ -156,6 +156,11 @@ func (sv *Service) Register(s *ipc.Server) {
 	s.HandleStream(OpSubscribe, func(ctx context.Context, c *ipc.Call, send func(any) error) error {
 		ch, stop := sv.Exec.Subscribe()
 		defer stop()
+		// the first event says the subscription is live: a client may now
+		// fetch the resources and apply every later event on top
+		if err := send(Event{Type: "subscribed"}); err != nil {
+			return err
+		}
 		for {
 			select {
 			case ev, ok := <-ch:
