@@ -367,7 +367,22 @@ func (r *Runner) execStonith(ctx context.Context, op *lrm.Op, res *lrm.Result) {
 	if o == nil {
 		return
 	}
+	if o.Exit != 0 && res.ExitReason == "" {
+		// fence agents say what went wrong on stderr, not with a prefix
+		res.ExitReason = lastLine(o.Stderr)
+	}
 	setRC(res)(lrm.StonithRC(action, o.Exit))
+}
+
+// lastLine returns the last non-empty line of s, bounded like an exit
+// reason.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if len(l) > lrm.MaxExitReason {
+		l = l[:lrm.MaxExitReason]
+	}
+	return strings.ToValidUTF8(l, "")
 }
 
 func (r *Runner) execGlue(ctx context.Context, op *lrm.Op, res *lrm.Result) {

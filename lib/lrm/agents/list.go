@@ -88,7 +88,7 @@ func (r *Runner) List(ctx context.Context, class lrm.Class, provider string) ([]
 		seen := map[string]bool{}
 		for _, d := range r.Dirs.Heartbeat {
 			for _, t := range executables(d) {
-				if !seen[t] {
+				if !seen[t] && t != "hto-mapfuncs" { // heartbeat's shell library, not a script
 					seen[t] = true
 					out = append(out, lrm.Agent{Class: lrm.Heartbeat, Type: t})
 				}

@@ -132,8 +132,8 @@ type ExecCmd struct {
 	printer.Flag
 	Agent    string        `arg:"" help:"CLASS:PROVIDER:TYPE or CLASS:TYPE (ocf:heartbeat:Dummy, lsb:cron, heartbeat:IPaddr2, stonith:fence_xvm, systemd:sshd)." predictor:"agent"`
 	Action   string        `arg:"" help:"start, stop, monitor, promote, demote, notify, reload, migrate_to, migrate_from, meta-data, validate-all, status, on, off, reboot, list, …"`
-	Param    Params        `short:"p" name:"param" help:"Instance attribute NAME=VALUE (repeatable; heartbeat-class arguments are 1=…, 2=…)."`
-	Meta     Params        `name:"meta" help:"Meta attribute NAME=VALUE, passed as OCF_RESKEY_CRM_meta_NAME (repeatable)."`
+	Param    Params        `sep:"none" short:"p" name:"param" help:"Instance attribute NAME=VALUE (repeatable; heartbeat-class arguments are 1=…, 2=…)."`
+	Meta     Params        `sep:"none" name:"meta" help:"Meta attribute NAME=VALUE, passed as OCF_RESKEY_CRM_meta_NAME (repeatable)."`
 	Timeout  time.Duration `default:"20s" help:"Kill the agent's process group after this long."`
 	Resource string        `name:"resource" help:"Resource id (OCF_RESOURCE_INSTANCE); default: the agent's type."`
 }
@@ -323,7 +323,7 @@ func (c *ProvidersCmd) Run(g *cli.Globals) error {
 type RegisterCmd struct {
 	ID    string `arg:"" help:"Resource id."`
 	Agent string `arg:"" help:"CLASS:PROVIDER:TYPE or CLASS:TYPE; for heartbeat agents also haresources' NAME::ARG1::ARG2." predictor:"agent"`
-	Param Params `short:"p" name:"param" help:"Instance attribute NAME=VALUE (repeatable)."`
+	Param Params `sep:"none" short:"p" name:"param" help:"Instance attribute NAME=VALUE (repeatable)."`
 }
 
 // Run registers.
@@ -366,8 +366,8 @@ type OpCmd struct {
 	Action   string        `arg:"" help:"start, stop, monitor, …"`
 	Interval time.Duration `help:"Run it again at this interval (a recurring monitor); changes are reported to watchers."`
 	Timeout  time.Duration `default:"20s" help:"Kill the agent's process group after this long."`
-	Param    Params        `short:"p" name:"param" help:"Instance attributes for this operation, replacing the registered ones (repeatable)."`
-	Meta     Params        `name:"meta" help:"Meta attribute NAME=VALUE (repeatable)."`
+	Param    Params        `sep:"none" short:"p" name:"param" help:"Instance attributes for this operation, replacing the registered ones (repeatable)."`
+	Meta     Params        `sep:"none" name:"meta" help:"Meta attribute NAME=VALUE (repeatable)."`
 	Async    bool          `help:"Return at once with the call id; the result goes to watchers and the history."`
 }
 
