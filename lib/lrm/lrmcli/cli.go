@@ -113,7 +113,7 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	go sdnotify.Watchdog(ctx, nil)
+	go sdnotify.Watchdog(ctx, ex.Alive)
 	log.Info("hb-lrmd serving", "subsystem", "lrmd", "socket", path, "ocf_root", runner.Dirs.OCFRoot)
 	sdnotify.Ready()
 	sdnotify.Status("serving on " + path)

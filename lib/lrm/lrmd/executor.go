@@ -467,3 +467,12 @@ func (e *Executor) Resources() []Resource {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Alive reports whether the executor's state can be reached: a wedged
+// executor blocks here, so systemd's watchdog, fed only while this
+// returns, restarts the daemon.
+func (e *Executor) Alive() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ctx.Err() == nil
+}
