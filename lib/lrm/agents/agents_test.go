@@ -273,6 +273,30 @@ func TestFilesystemOnLoop(t *testing.T) {
 			errs = append(errs, "after stop, "+mnt+" is still mounted")
 		}
 		run("monitor", 7)
+
+		// heartbeat 3's resource.d/Filesystem, haresources style
+		if _, err := os.Stat("/etc/ha.d/resource.d/Filesystem"); err != nil {
+			return
+		}
+		hb, hp, _ := lrm.ParseHaresource("Filesystem::" + loop + "::" + mnt + "::ext4")
+		hr := testRunner(t, "/usr/lib/ocf")
+		hr.Dirs.Heartbeat = []string{"/etc/ha.d/resource.d"}
+		hrun := func(action string, want exitcode.Code) {
+			res := hr.Exec(context.Background(), &lrm.Op{Resource: "fs2", Agent: hb, Action: action, Params: hp, Timeout: 60 * time.Second})
+			if res.RC != want || res.Status != lrm.StatusDone {
+				errs = append(errs, sprintf("heartbeat:Filesystem %s: rc %d want %d (%s)\n%s\n%s", action, res.RC, want, res.ExitReason, res.Stdout, res.Stderr))
+			}
+		}
+		hrun("status", 7)
+		hrun("start", 0)
+		if !mounted() {
+			errs = append(errs, "after heartbeat:Filesystem start, "+mnt+" is not mounted")
+		}
+		hrun("status", 0)
+		hrun("stop", 0)
+		if mounted() {
+			errs = append(errs, "after heartbeat:Filesystem stop, "+mnt+" is still mounted")
+		}
 	})
 	if len(errs) > 0 {
 		t.Fatal(strings.Join(errs, "\n"))

@@ -100,3 +100,32 @@ func BenchmarkDaemon(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverhead alternates a bare fork/exec of the no-op agent with
+// the same operation through the runner, so that both see the same load,
+// and reports hb-lrmd's overhead per operation.
+func BenchmarkOverhead(b *testing.B) {
+	p := noopPath(b)
+	td, _ := filepath.Abs("../agents/testdata")
+	d := agents.DefaultDirs(td)
+	d.OCFRoot = filepath.Join(td, "ocf")
+	r := &agents.Runner{Dirs: d}
+	op := lrm.Op{Resource: "n", Agent: lrm.Agent{Class: lrm.OCF, Provider: "hbtest", Type: "noop"}, Action: "monitor"}
+	var bare, runner time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := exec.Command(p, "monitor").Run(); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		o := op
+		if res := r.Exec(context.Background(), &o); res.RC != 0 {
+			b.Fatalf("%+v", res)
+		}
+		bare += t1.Sub(t0)
+		runner += time.Since(t1)
+	}
+	b.ReportMetric(float64(bare.Nanoseconds())/float64(b.N), "bare-ns/op")
+	b.ReportMetric(float64(runner.Nanoseconds())/float64(b.N), "runner-ns/op")
+	b.ReportMetric(float64((runner-bare).Nanoseconds())/float64(b.N), "overhead-ns/op")
+}

@@ -383,7 +383,12 @@ func (e *Executor) finish(r *resource, j *job, res *lrm.Result) {
 		}
 		return
 	}
-	news := r.history.Record(res)
+	// the history and the events keep no output: it can be large, and
+	// only the requester of the operation wants it
+	hist := *res
+	hist.Stdout, hist.Stderr = "", ""
+	news := r.history.Record(&hist)
+	res.LastRCChange = hist.LastRCChange
 	lvl := slog.LevelInfo
 	if lrm.Failed(res) {
 		lvl = slog.LevelWarn
@@ -392,7 +397,7 @@ func (e *Executor) finish(r *resource, j *job, res *lrm.Result) {
 		e.log.Log(e.ctx, lvl, "operation result", "subsystem", "lrmd", "resource", r.id, "action", res.Action,
 			"interval", res.Interval, "call", res.CallID, "rc", int(res.RC), "rc_name", res.RCName,
 			"status", res.StatusName, "reason", res.ExitReason, "duration", res.Duration.Round(time.Millisecond))
-		e.publish(Event{Type: "result", Result: res})
+		e.publish(Event{Type: "result", Result: &hist})
 	}
 	if j.rec == nil {
 		j.done <- res

@@ -3,6 +3,7 @@ package proc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	ps "github.com/mitchellh/go-ps"
+	"pgregory.net/rapid"
 )
 
 func script(t *testing.T, body string) string {
@@ -242,4 +244,43 @@ func TestCaptureBound(t *testing.T) {
 	if c.reason() != "R:why" {
 		t.Fatalf("reason %q", c.reason())
 	}
+}
+
+// The bounded capture keeps exactly the head and tail of what was
+// written, however the writes are cut.
+func TestCaptureProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		limit := rapid.IntRange(2, 64).Draw(t, "limit")
+		data := rapid.SliceOfN(rapid.SampledFrom([]byte("ab\nR:x")), 0, 300).Draw(t, "data")
+		c := newCapture(limit, "R:")
+		rest := data
+		for len(rest) > 0 {
+			n := rapid.IntRange(1, len(rest)).Draw(t, "chunk")
+			c.Write(rest[:n])
+			rest = rest[n:]
+		}
+		got, trunc := c.String()
+		if len(data) <= limit {
+			if trunc || got != string(data) {
+				t.Fatalf("short input changed: %q -> %q", data, got)
+			}
+		} else {
+			head := limit - limit/2
+			tail := limit / 2
+			want := fmt.Sprintf("%s\n[... %d bytes dropped ...]\n%s", data[:head], len(data)-head-tail, data[len(data)-tail:])
+			if !trunc || got != want {
+				t.Fatalf("got %q want %q", got, want)
+			}
+		}
+		// the reason line is the last line holding the prefix
+		var want string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "R:") {
+				want = l
+			}
+		}
+		if r := c.reason(); r != want {
+			t.Fatalf("reason %q want %q in %q", r, want, data)
+		}
+	})
 }
