@@ -537,12 +537,50 @@ func TestSystemdDBus(t *testing.T) {
 		t.Skip("no system D-Bus socket")
 	}
 	res := r.Exec(context.Background(), &lrm.Op{Agent: lrm.Agent{Class: lrm.Systemd, Type: "hbtest-does-not-exist"}, Action: "monitor", Timeout: 20 * time.Second})
-	if res.Status != lrm.StatusDone || res.RC != exitcode.OCFNotRunning {
+	if res.Status != lrm.StatusNotInstalled || res.RC != exitcode.OCFErrInstalled {
 		t.Fatalf("status of a unit that does not exist: %+v", res)
 	}
 	list, err := r.List(context.Background(), lrm.Systemd, "")
 	if err != nil || len(list) == 0 {
 		t.Fatalf("list units: %v", err)
+	}
+}
+
+// TestSystemdBusWithoutSystemd runs a real D-Bus daemon with no systemd
+// behind it: the systemd class must fail at once with a clear reason.
+func TestSystemdBusWithoutSystemd(t *testing.T) {
+	if _, err := exec.LookPath("dbus-daemon"); err != nil {
+		t.Skip("no dbus-daemon (Debian package dbus-daemon)")
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "bus")
+	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("dbus-daemon did not create its socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
+	r := hbtestOCF(t)
+	r.Dirs.SystemdRun = dir // pretend systemd booted the machine
+	for _, action := range []string{"start", "monitor"} {
+		start := time.Now()
+		res := r.Exec(context.Background(), &lrm.Op{Agent: lrm.Agent{Class: lrm.Systemd, Type: "cron"}, Action: action, Timeout: 20 * time.Second})
+		if res.RC != exitcode.OCFErrInstalled || res.Status != lrm.StatusNotConnected || !strings.Contains(res.ExitReason, "systemd does not answer on the system D-Bus") {
+			t.Fatalf("%s: %+v", action, res)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s took %s: should fail at once", action, d)
+		}
 	}
 }
 

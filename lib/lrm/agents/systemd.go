@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
 
 	"github.com/linux-ha-go/ha/lib/exitcode"
 	"github.com/linux-ha-go/ha/lib/lrm"
@@ -40,13 +41,34 @@ func (r *Runner) systemdConn(ctx context.Context) (*sddbus.Conn, error) {
 	if err := r.SystemdRunning(); err != nil {
 		return nil, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, systemdConnectTimeout)
-	defer cancel()
-	c, err := sddbus.NewSystemConnectionContext(cctx)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach systemd on the system D-Bus: %w", err)
+	// The connection lives as long as ctx (godbus closes it when ctx
+	// ends), so ctx must outlive its use; the connection attempt itself
+	// is bounded separately.
+	type dialed struct {
+		c   *sddbus.Conn
+		err error
 	}
-	return c, nil
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := sddbus.NewSystemConnectionContext(ctx)
+		ch <- dialed{c, err}
+	}()
+	t := time.NewTimer(systemdConnectTimeout)
+	defer t.Stop()
+	select {
+	case d := <-ch:
+		if d.err != nil {
+			return nil, fmt.Errorf("cannot reach systemd on the system D-Bus: %w", d.err)
+		}
+		return d.c, nil
+	case <-t.C:
+		go func() {
+			if d := <-ch; d.c != nil {
+				d.c.Close()
+			}
+		}()
+		return nil, fmt.Errorf("cannot reach systemd on the system D-Bus: no answer within %s", systemdConnectTimeout)
+	}
 }
 
 func (r *Runner) execSystemd(ctx context.Context, op *lrm.Op, res *lrm.Result) {
@@ -70,7 +92,40 @@ func (r *Runner) execSystemd(ctx context.Context, op *lrm.Op, res *lrm.Result) {
 			res.ExitReason = fmt.Sprintf("timed out after %s waiting for systemd", op.Timeout)
 			return
 		}
+		var de godbus.Error
+		// no systemd1 on the bus: unknown, or its activation failed (Debian
+		// ships an activation file that runs /bin/false)
+		if errors.As(err, &de) && (de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+			de.Name == "org.freedesktop.DBus.Error.NameHasNoOwner" || strings.HasPrefix(de.Name, "org.freedesktop.DBus.Error.Spawn.")) {
+			res.RC, res.Status = exitcode.OCFErrInstalled, lrm.StatusNotConnected
+			res.ExitReason = fmt.Sprintf("%v: systemd does not answer on the system D-Bus (%v)", ErrNoSystemd, err)
+			return
+		}
 		res.RC, res.Status, res.ExitReason = exitcode.OCFErrGeneric, lrm.StatusError, err.Error()
+	}
+	prop := func(name string) (string, bool) {
+		p, err := conn.GetUnitPropertyContext(ctx, unit, name)
+		if err != nil {
+			fail(err)
+			return "", false
+		}
+		s, _ := p.Value.Value().(string)
+		return s, true
+	}
+	// a unit systemd cannot find is not installed here (as Pacemaker
+	// reports it), whatever the action
+	load, ok := prop("LoadState")
+	if !ok {
+		return
+	}
+	if load == "not-found" {
+		res.RC, res.Status = exitcode.OCFErrInstalled, lrm.StatusNotInstalled
+		res.ExitReason = fmt.Sprintf("systemd has no unit %s", unit)
+		if op.Action == "stop" {
+			// stopping what cannot exist succeeds
+			res.RC, res.Status, res.ExitReason = exitcode.OCFSuccess, lrm.StatusDone, ""
+		}
+		return
 	}
 	job := func(start func(context.Context, string, string, chan<- string) (int, error)) bool {
 		ch := make(chan string, 1)
@@ -89,15 +144,7 @@ func (r *Runner) execSystemd(ctx context.Context, op *lrm.Op, res *lrm.Result) {
 			return false
 		}
 	}
-	state := func() (string, bool) {
-		p, err := conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
-		if err != nil {
-			fail(err)
-			return "", false
-		}
-		s, _ := p.Value.Value().(string)
-		return s, true
-	}
+	state := func() (string, bool) { return prop("ActiveState") }
 	res.Status, res.AgentExit = lrm.StatusDone, 0
 	switch op.Action {
 	case "start":
