@@ -63,11 +63,12 @@ type Result struct {
 	Stderr    string `json:"stderr,omitempty"`
 	// Truncated says the output was longer than the bound and its middle
 	// was dropped.
-	Truncated    bool              `json:"truncated,omitempty"`
-	Start        time.Time         `json:"start"`
-	Duration     time.Duration     `json:"duration_ns"`
-	LastRCChange time.Time         `json:"last_rc_change,omitzero"`
-	Params       map[string]string `json:"params,omitempty"`
+	Truncated    bool          `json:"truncated,omitempty"`
+	Start        time.Time     `json:"start"`
+	Duration     time.Duration `json:"duration_ns"`
+	LastRCChange time.Time     `json:"last_rc_change,omitzero"`
+	// UserData is the requester's own data, returned as given.
+	UserData string `json:"user_data,omitempty"`
 }
 
 // Key names an operation as Pacemaker's operation_key does:

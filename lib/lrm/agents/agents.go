@@ -65,6 +65,9 @@ type Runner struct {
 	Limit int
 	// DefaultTimeout applies when an operation gives none.
 	DefaultTimeout time.Duration
+	// Node is this node's name, passed to heartbeat-class scripts as
+	// HA_CURHOST, as heartbeat does.
+	Node string
 }
 
 // DefaultTimeout is Pacemaker's default operation timeout.
@@ -326,7 +329,7 @@ func (r *Runner) execHeartbeat(ctx context.Context, op *lrm.Op, res *lrm.Result)
 	if action == "monitor" {
 		action = "status"
 	}
-	env := lrm.PlainEnv(map[string]string{"LANG": "C", "LC_ALL": "C", "HA_LOGFACILITY": "none"})
+	env := lrm.PlainEnv(map[string]string{"LANG": "C", "LC_ALL": "C", "HA_LOGFACILITY": "none", "HA_CURHOST": r.Node})
 	o := r.run(ctx, op, res, path, lrm.HeartbeatArgs(op.Params, action), env, nil)
 	if o == nil {
 		return

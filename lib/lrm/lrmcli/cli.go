@@ -60,7 +60,7 @@ type AgentFlags struct {
 func (f *AgentFlags) Runner(g *cli.Globals) *agents.Runner {
 	d := agents.DefaultDirs(g.Confdir)
 	d.OCFRoot, d.LSB, d.Fence, d.StonithPlugins = f.OCFRoot, f.LSBDir, f.FenceDir, f.StonithPlugins
-	return &agents.Runner{Dirs: d, Grace: f.Grace}
+	return &agents.Runner{Dirs: d, Grace: f.Grace, Node: g.NodeName()}
 }
 
 // Params is a repeatable --param k=v flag.

@@ -50,6 +50,9 @@ type ExecRequest struct {
 	// Async returns at once with the call id; the result goes to
 	// subscribers and the history.
 	Async bool `json:"async,omitempty"`
+	// UserData is returned as is in the result (hb-crmd puts its
+	// transition key there, as Pacemaker's controller does).
+	UserData string `json:"user_data,omitempty"`
 }
 
 // Event is what subscribers receive.
@@ -67,6 +70,7 @@ var (
 
 type job struct {
 	op   lrm.Op
+	user string
 	call int64
 	rec  *recurring // nil for a one-shot
 	done chan *lrm.Result
@@ -75,6 +79,7 @@ type job struct {
 type recurring struct {
 	key     string
 	op      lrm.Op
+	user    string
 	stopped bool
 	timer   *time.Timer
 	first   chan *lrm.Result // the first result goes to the requester
@@ -229,13 +234,13 @@ func (e *Executor) Exec(ctx context.Context, req ExecRequest) (*lrm.Result, erro
 	}
 	op := lrm.Op{Resource: r.id, Agent: r.agent, Action: req.Action, Params: maps.Clone(params),
 		Meta: maps.Clone(req.Meta), Interval: req.Interval, Timeout: req.Timeout}
-	j := &job{op: op, done: make(chan *lrm.Result, 1)}
+	j := &job{op: op, user: req.UserData, done: make(chan *lrm.Result, 1)}
 	if req.Interval > 0 {
 		key := lrm.HistoryKey(req.Action, req.Interval)
 		if old := r.recurring[key]; old != nil {
 			e.stopRecurring(old)
 		}
-		rec := &recurring{key: key, op: op, first: j.done}
+		rec := &recurring{key: key, op: op, user: req.UserData, first: j.done}
 		r.recurring[key] = rec
 		j.rec = rec
 	}
@@ -253,7 +258,7 @@ func (e *Executor) Exec(ctx context.Context, req ExecRequest) (*lrm.Result, erro
 
 	if req.Async {
 		return &lrm.Result{Resource: r.id, Agent: r.agent.String(), Action: req.Action, Interval: req.Interval,
-			CallID: call, Status: lrm.StatusPending, StatusName: lrm.StatusPending.String(), AgentExit: -1}, nil
+			CallID: call, Status: lrm.StatusPending, StatusName: lrm.StatusPending.String(), AgentExit: -1, UserData: req.UserData}, nil
 	}
 	select {
 	case res := <-j.done:
@@ -359,14 +364,14 @@ func (e *Executor) worker(r *resource) {
 		}
 		res.CallID = j.call
 		res.Resource = r.id
-		res.Params = nil
+		res.UserData = j.user
 		e.finish(r, j, res)
 	}
 }
 
 func (e *Executor) cancelled(r *resource, j *job, why string) *lrm.Result {
 	res := &lrm.Result{Resource: r.id, Agent: r.agent.String(), Action: j.op.Action, Interval: j.op.Interval,
-		CallID: j.call, Status: lrm.StatusCancelled, AgentExit: -1, ExitReason: why, Start: time.Now()}
+		CallID: j.call, Status: lrm.StatusCancelled, AgentExit: -1, ExitReason: why, Start: time.Now(), UserData: j.user}
 	res.Fill()
 	return res
 }
@@ -417,7 +422,7 @@ func (e *Executor) finish(r *resource, j *job, res *lrm.Result) {
 		if rec.stopped || r.gone {
 			return
 		}
-		e.enqueue(r, &job{op: rec.op, rec: rec, done: make(chan *lrm.Result, 1)})
+		e.enqueue(r, &job{op: rec.op, user: rec.user, rec: rec, done: make(chan *lrm.Result, 1)})
 	})
 }
 

@@ -91,10 +91,10 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("%+v", ev)
 	}
 	var res lrm.Result
-	if err := c.Call(ctx, OpExec, ExecRequest{Resource: "f", Action: "start"}, &res); err != nil || res.RC != 0 || res.CallID == 0 {
+	if err := c.Call(ctx, OpExec, ExecRequest{Resource: "f", Action: "start", UserData: "3:1:0:te-uuid"}, &res); err != nil || res.RC != 0 || res.CallID == 0 || res.UserData != "3:1:0:te-uuid" {
 		t.Fatalf("start: %v %+v", err, res)
 	}
-	if ev := next(); ev.Result == nil || ev.Result.Action != "start" {
+	if ev := next(); ev.Result == nil || ev.Result.Action != "start" || ev.Result.UserData != "3:1:0:te-uuid" {
 		t.Fatalf("%+v", ev)
 	}
 	if err := c.Call(ctx, OpExec, ExecRequest{Resource: "f", Action: "monitor", Interval: 100 * time.Millisecond}, &res); err != nil || res.RC != 0 {
