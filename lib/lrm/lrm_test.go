@@ -368,3 +368,64 @@ func FuzzParseLSBHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestParseMetadataAndCheckPlan(t *testing.T) {
+	m, err := ParseMetadata(`<?xml version="1.0"?>
+<resource-agent name="Stateful" version="1.1">
+<shortdesc lang="en">Example stateful resource agent</shortdesc>
+<parameters>
+<parameter name="state" unique="1"><content type="string" default="/var/run/Stateful"/></parameter>
+<parameter name="ip" required="1"><content type="string"/></parameter>
+</parameters>
+<actions>
+<action name="start" timeout="20s"/><action name="stop" timeout="20s"/>
+<action name="monitor" depth="0" timeout="20s" interval="10s" role="Promoted"/>
+<action name="promote" timeout="10s"/><action name="demote" timeout="10s"/>
+</actions>
+</resource-agent>`)
+	if err != nil || m.Name != "Stateful" || !m.Has("promote") || m.Has("notify") || m.Parameters[0].Content.Default != "/var/run/Stateful" {
+		t.Fatalf("%v %+v", err, m)
+	}
+	if got := m.Required(map[string]string{"state": "x"}); !cmp.Equal(got, []string{"ip"}) {
+		t.Fatalf("required %v", got)
+	}
+	var actions []string
+	for _, s := range CheckPlan(OCF, m) {
+		actions = append(actions, s.Action)
+	}
+	want := []string{"validate-all", "monitor", "start", "monitor", "start", "promote", "monitor", "promote", "demote", "monitor",
+		"stop", "monitor", "stop", "no-such-action"}
+	if !cmp.Equal(actions, want) {
+		t.Fatal(cmp.Diff(want, actions))
+	}
+	for _, s := range CheckPlan(LSB, nil) {
+		if s.Action == "monitor" || s.Action == "promote" || s.Action == "validate-all" {
+			t.Fatalf("lsb plan has %s", s.Action)
+		}
+	}
+	if _, err := ParseMetadata("<html/>"); err == nil {
+		t.Fatal("html accepted as meta-data")
+	}
+	step := CheckStep{Want: []exitcode.Code{0, 8}}
+	if !step.Passes(8) || step.Passes(7) || step.WantText() != "0 (ok) or 8 (promoted)" {
+		t.Fatal(step.WantText())
+	}
+}
+
+func FuzzParseMetadata(f *testing.F) {
+	f.Add(`<resource-agent name="x"><actions><action name="start"/></actions></resource-agent>`)
+	f.Add(`<resource-agent><parameters><parameter name="a" required="1"/></parameters></resource-agent>`)
+	f.Add("<x/>")
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMetadata(s)
+		if err != nil {
+			return
+		}
+		for _, p := range m.Required(nil) {
+			if p == "" && len(m.Parameters) == 0 {
+				t.Fatal("required parameter from nowhere")
+			}
+		}
+		CheckPlan(OCF, m)
+	})
+}

@@ -695,3 +695,37 @@ func TestList(t *testing.T) {
 		t.Fatalf("providers %v %v", provs, err)
 	}
 }
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	r := realOCF(t, "/usr/lib/ocf/resource.d/heartbeat/Dummy")
+	rep, err := r.Check(context.Background(), "chk", lrm.Agent{Class: lrm.OCF, Provider: "heartbeat", Type: "Dummy"},
+		map[string]string{"state": filepath.Join(t.TempDir(), "s")}, 20*time.Second)
+	if err != nil || rep.Failures != 0 || len(rep.Steps) < 10 {
+		var b strings.Builder
+		if rep != nil {
+			rep.WriteText(&b)
+		}
+		t.Fatalf("Dummy: %v\n%s", err, b.String())
+	}
+	// heartbeat class: status judged by words
+	h := hbtestOCF(t)
+	a, p, _ := lrm.ParseHaresource("hbtest-hb::" + filepath.Join(t.TempDir(), "hb") + "::web")
+	if rep, err := h.Check(context.Background(), "chk", a, p, 20*time.Second); err != nil || rep.Failures != 0 {
+		t.Fatalf("heartbeat: %v %+v", err, rep)
+	}
+	// an agent with no meta-data whose probe finds it running though it
+	// is not
+	rep, err = h.Check(context.Background(), "chk", lrm.Agent{Class: lrm.OCF, Provider: "hbtest", Type: "flappy"}, nil, 20*time.Second)
+	if err != nil || rep.Failures != 2 {
+		t.Fatalf("flappy: %v %+v", err, rep)
+	}
+	var b strings.Builder
+	rep.WriteText(&b)
+	if !strings.Contains(b.String(), "FAIL  monitor        a probe finds the resource stopped: got 0 (ok), want 7 (not running)") {
+		t.Fatalf("report:\n%s", b.String())
+	}
+	if _, err := h.Check(context.Background(), "chk", lrm.Agent{Class: lrm.Stonith, Type: "fence_hbtest"}, nil, time.Second); exitcode.Of(err) != exitcode.InvalidParam {
+		t.Fatalf("stonith: %v", err)
+	}
+}

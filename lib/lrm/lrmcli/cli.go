@@ -44,6 +44,42 @@ type CLI struct {
 	Op         OpCmd         `cmd:"" help:"Run an operation on a registered resource through the daemon."`
 	Cancel     CancelCmd     `cmd:"" help:"Cancel a recurring operation."`
 	Watch      WatchCmd      `cmd:"" help:"Print results as the daemon reports them (new one-shot results, changed monitor results)."`
+	Check      CheckCmd      `cmd:"" help:"Check an agent's contract like ocf-tester: STARTS AND STOPS the resource for real, in the foreground."`
+}
+
+// CheckCmd runs an agent through its contract.
+type CheckCmd struct {
+	AgentFlags
+	printer.Flag
+	Agent    string        `arg:"" help:"CLASS:PROVIDER:TYPE or CLASS:TYPE." predictor:"agent"`
+	Param    Params        `sep:"none" short:"p" name:"param" help:"Instance attribute NAME=VALUE (repeatable)."`
+	Timeout  time.Duration `default:"20s" help:"Timeout of each action."`
+	Resource string        `name:"resource" default:"hb-lrmd-check" help:"Resource id (OCF_RESOURCE_INSTANCE)."`
+}
+
+// Run checks and exits 0 when no step failed, 1 otherwise.
+func (c *CheckCmd) Run(g *cli.Globals) error {
+	a, err := lrm.ParseAgent(c.Agent)
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err, "")
+	}
+	params, err := c.Param.Map("param")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	rep, err := c.Runner(g).Check(ctx, c.Resource, a, params, c.Timeout)
+	if err != nil {
+		return err
+	}
+	if err := printer.Print(os.Stdout, c.OutputAs, "check", rep); err != nil {
+		return err
+	}
+	if rep.Failures > 0 {
+		return cli.Exit(exitcode.Error)
+	}
+	return nil
 }
 
 // AgentFlags say where agents live.

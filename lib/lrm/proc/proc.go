@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,6 +97,16 @@ func Check(path string) error {
 // makes Run keep the last stderr line containing it even if the
 // buffer drops it.
 func Run(ctx context.Context, spec *Spec, reasonPrefix string) (*Outcome, error) {
+	if !filepath.IsAbs(spec.Path) {
+		// the process runs in Dir, where a relative path means another file
+		p, err := filepath.Abs(spec.Path)
+		if err != nil {
+			return nil, &StartError{spec.Path, err}
+		}
+		s := *spec
+		s.Path = p
+		spec = &s
+	}
 	if err := Check(spec.Path); err != nil {
 		return nil, err
 	}
