@@ -154,9 +154,13 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 	sdnotify.Ready()
 	sdnotify.Status("serving on " + path)
 	<-ctx.Done()
+	// a second SIGTERM or SIGINT kills the operations still running
+	force, stopForce := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopForce()
+	stop()
 	sdnotify.Stopping()
 	log.Info("hb-lrmd stopping", "subsystem", "lrmd")
-	ex.Close()
+	ex.Close(force)
 	return <-done
 }
 

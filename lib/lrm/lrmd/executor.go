@@ -64,8 +64,7 @@ type Event struct {
 
 // Errors callers branch on.
 var (
-	ErrNoResource = errors.New("no such resource")
-	ErrStopping   = errors.New("hb-lrmd is stopping")
+	ErrStopping = errors.New("hb-lrmd is stopping")
 )
 
 type job struct {
@@ -112,6 +111,7 @@ type Executor struct {
 	nextCall int64
 	subs     map[int]chan Event
 	nextSub  int
+	closing  bool
 }
 
 // SubscriberBuffer bounds the events waiting for one subscriber; a
@@ -135,24 +135,45 @@ func New(run Runner, log *slog.Logger, parallel int) *Executor {
 		rscs: map[string]*resource{}, subs: map[int]chan Event{}}
 }
 
-// Close cancels recurring operations, kills running ones (their process
-// groups get TERM then KILL) and waits for the workers.
-func (e *Executor) Close() {
+// Close stops the executor: recurring operations are cancelled and
+// queued ones answered "cancelled"; running ones finish (each within its
+// timeout), unless ctx ends first, in which case their process groups
+// are killed. Subscribers hear of the last results, then their channels
+// close.
+func (e *Executor) Close(ctx context.Context) {
 	e.mu.Lock()
+	e.closing = true
+	running := 0
 	for _, r := range e.rscs {
 		for _, rec := range r.recurring {
 			e.stopRecurring(rec)
 		}
 		r.gone = true
+		if r.running {
+			running++
+		}
 		e.kick(r)
 	}
+	e.mu.Unlock()
+	if running > 0 {
+		e.log.Info("waiting for running operations", "subsystem", "lrmd", "running", running)
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.log.Warn("killing running operations", "subsystem", "lrmd")
+		e.cancel()
+		<-done
+	}
+	e.cancel()
+	e.mu.Lock()
 	for id, ch := range e.subs {
 		close(ch)
 		delete(e.subs, id)
 	}
 	e.mu.Unlock()
-	e.cancel()
-	e.wg.Wait()
 }
 
 // Register adds a resource, or updates its parameters if it is there
@@ -163,8 +184,8 @@ func (e *Executor) Register(id string, a lrm.Agent, params map[string]string) er
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.ctx.Err() != nil {
-		return ErrStopping
+	if e.closing {
+		return stopping()
 	}
 	if r, ok := e.rscs[id]; ok {
 		if r.agent != a {
@@ -205,6 +226,10 @@ func (e *Executor) Unregister(id string) error {
 	return nil
 }
 
+func stopping() error {
+	return ipc.Errorf(ipc.CodeRefused, exitcode.Unavailable, "%v", ErrStopping)
+}
+
 func notFound(id string) error {
 	return ipc.Errorf(ipc.CodeNotFound, exitcode.NoSuch, "no resource %q is registered", id).
 		WithHint("register it first (hb-lrmd register " + id + " CLASS:PROVIDER:TYPE), or list them with hb-lrmd status")
@@ -223,6 +248,10 @@ func (e *Executor) Exec(ctx context.Context, req ExecRequest) (*lrm.Result, erro
 		return nil, ipc.Errorf(ipc.CodeBadRequest, exitcode.InvalidParam, "interval and timeout cannot be negative")
 	}
 	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return nil, stopping()
+	}
 	r, ok := e.rscs[req.Resource]
 	if !ok {
 		e.mu.Unlock()
@@ -484,5 +513,5 @@ func (e *Executor) Resources() []Resource {
 func (e *Executor) Alive() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.ctx.Err() == nil
+	return !e.closing
 }

@@ -61,7 +61,7 @@ func TestSerialisedPerResourceParallelAcross(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(time.Second)
 		e := New(f, nil, 3)
-		defer e.Close()
+		defer e.Close(context.Background())
 		for _, id := range []string{"a", "b", "c", "d", "e"} {
 			if err := e.Register(id, dummy, nil); err != nil {
 				t.Fatal(err)
@@ -112,7 +112,7 @@ func TestRecurringMonitorReportsChangesOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(100 * time.Millisecond)
 		e := New(f, nil, 4)
-		defer e.Close()
+		defer e.Close(context.Background())
 		e.Register("d", dummy, nil)
 		ch, stop := e.Subscribe()
 		defer stop()
@@ -175,7 +175,7 @@ func TestStopCancelsRecurring(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(10 * time.Millisecond)
 		e := New(f, nil, 4)
-		defer e.Close()
+		defer e.Close(context.Background())
 		e.Register("d", dummy, nil)
 		e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "monitor", Interval: 5 * time.Second})
 		e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "stop"})
@@ -191,7 +191,7 @@ func TestStopCancelsRecurring(t *testing.T) {
 func TestRegisterErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := New(newFake(0), nil, 1)
-		defer e.Close()
+		defer e.Close(context.Background())
 		if err := e.Register("d", dummy, map[string]string{"state": "/x"}); err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func TestUnregisterCancelsQueued(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(time.Second)
 		e := New(f, nil, 4)
-		defer e.Close()
+		defer e.Close(context.Background())
 		e.Register("d", dummy, nil)
 		for i := 0; i < 3; i++ {
 			e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "start", Async: true})
@@ -240,6 +240,34 @@ func TestUnregisterCancelsQueued(t *testing.T) {
 			if ev.Type == "result" && ev.Result.Status == lrm.StatusDone && ev.Result.CallID != 1 {
 				t.Fatalf("unexpected %+v", ev.Result)
 			}
+		}
+	})
+}
+
+func TestCloseLetsRunningOperationsFinish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(5 * time.Second)
+		e := New(f, nil, 4)
+		e.Register("d", dummy, nil)
+		ch, stop := e.Subscribe()
+		defer stop()
+		e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "stop", Async: true})
+		e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "start", Async: true})
+		synctest.Wait() // the stop runs
+		start := time.Now()
+		e.Close(context.Background())
+		if d := time.Since(start); d != 5*time.Second {
+			t.Fatalf("Close returned after %s, want the 5s the running stop takes", d)
+		}
+		ev := <-ch
+		if ev.Result.Action != "stop" || ev.Result.Status != lrm.StatusDone {
+			t.Fatalf("the running stop did not finish: %+v", ev.Result)
+		}
+		if len(f.calls) != 1 {
+			t.Fatalf("the queued start ran: %v", f.calls)
+		}
+		if _, err := e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "start"}); !ipc.IsCode(err, ipc.CodeRefused) {
+			t.Fatalf("exec after close: %v", err)
 		}
 	})
 }

@@ -38,7 +38,7 @@ func startDaemon(t testing.TB, parallel int) (string, *Executor) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); ex.Close(); <-done })
+	t.Cleanup(func() { cancel(); ex.Close(context.Background()); <-done })
 	return path, ex
 }
 
