@@ -208,7 +208,7 @@ const BasePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 func metaName(k string) string { return "CRM_meta_" + strings.ReplaceAll(k, "-", "_") }
 
 // OCFEnv builds an OCF agent's whole environment: PATH, OCF_ROOT and the
-// OCF version, the resource's instance, type and provider, every
+// OCF version, OCF_EXIT_REASON_PREFIX, the resource's instance, type and provider, every
 // parameter as OCF_RESKEY_name, and the meta attributes, timeout and
 // interval (in ms) as OCF_RESKEY_CRM_meta_*. The result is sorted.
 func OCFEnv(op *Op, ocfRoot string) []string {
@@ -221,6 +221,8 @@ func OCFEnv(op *Op, ocfRoot string) []string {
 		"OCF_RESOURCE_TYPE":          op.Agent.Type,
 		"OCF_RESOURCE_PROVIDER":      op.Agent.Provider,
 		"OCF_RESKEY_crm_feature_set": "3.16.2",
+		// the agents' helper libraries print their exit reasons with it
+		"OCF_EXIT_REASON_PREFIX": ExitReasonPrefix,
 	}
 	for k, v := range op.Params {
 		if validEnvName(k) {

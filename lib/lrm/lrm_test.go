@@ -199,7 +199,7 @@ func TestOCFEnv(t *testing.T) {
 		Meta:     map[string]string{"notify-type": "pre", "clone_max": "2"},
 		Interval: 10 * time.Second, Timeout: 20 * time.Second}
 	want := []string{
-		"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1",
+		"OCF_EXIT_REASON_PREFIX=ocf-exit-reason:", "OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1",
 		"OCF_RESKEY_CRM_meta_clone_max=2", "OCF_RESKEY_CRM_meta_interval=10000",
 		"OCF_RESKEY_CRM_meta_notify_type=pre", "OCF_RESKEY_CRM_meta_timeout=20000",
 		"OCF_RESKEY_cidr_netmask=24", "OCF_RESKEY_crm_feature_set=3.16.2", "OCF_RESKEY_ip=10.0.0.5",
