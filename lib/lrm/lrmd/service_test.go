@@ -243,3 +243,58 @@ func TestServiceParallelAndSerial(t *testing.T) {
 		t.Fatalf("unknown op: %v", err)
 	}
 }
+
+func TestClient(t *testing.T) {
+	path, _ := startDaemon(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sub, err := Dial(ctx, filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	live := make(chan struct{})
+	results := make(chan *lrm.Result, 10)
+	go sub.Subscribe(ctx, func(ev Event) error {
+		switch ev.Type {
+		case "subscribed":
+			close(live)
+		case "result":
+			results <- ev.Result
+		}
+		return nil
+	})
+	<-live
+	noop := lrm.Agent{Class: lrm.OCF, Provider: "hbtest", Type: "noop"}
+	if err := c.Register(ctx, "n", noop, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Exec(ctx, ExecRequest{Resource: "n", Action: "start", Async: true, UserData: "k1"})
+	if err != nil || res.Status != lrm.StatusPending {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if r := <-results; r.CallID != res.CallID || r.UserData != "k1" || r.RC != 0 {
+		t.Fatalf("%+v", r)
+	}
+	rs, err := c.Resources(ctx)
+	if err != nil || len(rs) != 1 || rs[0].History.Last["start_0"] == nil {
+		t.Fatalf("%v %+v", err, rs)
+	}
+	if x, err := c.Metadata(ctx, noop); err != nil || !strings.Contains(x, "noop") {
+		t.Fatalf("%v", err)
+	}
+	if l, err := c.Agents(ctx, "ocf", "hbtest"); err != nil || !contains(l, "ocf:hbtest:noop") {
+		t.Fatalf("%v %v", l, err)
+	}
+	if err := c.Cancel(ctx, "n", "monitor", time.Second); !ipc.IsCode(err, ipc.CodeNotFound) {
+		t.Fatalf("%v", err)
+	}
+	if err := c.Unregister(ctx, "n"); err != nil {
+		t.Fatal(err)
+	}
+}
