@@ -1,6 +1,7 @@
 package lrm
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
@@ -45,30 +46,31 @@ const MaxExitReason = 128
 // Result is the outcome of one operation on one resource: what
 // hb-crmd writes as an lrm_rsc_op.
 type Result struct {
-	Resource   string        `json:"resource,omitempty"`
-	Agent      string        `json:"agent"`
-	Action     string        `json:"action"`
-	Interval   time.Duration `json:"interval_ns,omitempty"`
-	CallID     int64         `json:"call_id,omitempty"`
-	RC         exitcode.Code `json:"rc"`
-	RCName     string        `json:"rc_name"`
-	Status     OpStatus      `json:"op_status"`
-	StatusName string        `json:"op_status_name"`
-	ExitReason string        `json:"exit_reason,omitempty"`
+	XMLName    xml.Name      `json:"-" xml:"result"`
+	Resource   string        `json:"resource,omitempty" xml:"resource,attr,omitempty"`
+	Agent      string        `json:"agent" xml:"agent,attr,omitempty"`
+	Action     string        `json:"action" xml:"action,attr,omitempty"`
+	Interval   time.Duration `json:"interval_ns,omitempty" xml:"interval_ns,attr,omitempty"`
+	CallID     int64         `json:"call_id,omitempty" xml:"call_id,attr,omitempty"`
+	RC         exitcode.Code `json:"rc" xml:"rc,attr"`
+	RCName     string        `json:"rc_name" xml:"rc_name,attr,omitempty"`
+	Status     OpStatus      `json:"op_status" xml:"op_status,attr"`
+	StatusName string        `json:"op_status_name" xml:"op_status_name,attr,omitempty"`
+	ExitReason string        `json:"exit_reason,omitempty" xml:"exit_reason,attr,omitempty"`
 	// AgentExit is the raw exit status of the agent process before the
 	// class's mapping (an LSB status 3 becomes RC 7); -1 when the agent
 	// did not exit by itself (timeout, signal, not started).
-	AgentExit int    `json:"agent_exit"`
-	Stdout    string `json:"stdout,omitempty"`
-	Stderr    string `json:"stderr,omitempty"`
+	AgentExit int    `json:"agent_exit" xml:"agent_exit,attr"`
+	Stdout    string `json:"stdout,omitempty" xml:"stdout,omitempty"`
+	Stderr    string `json:"stderr,omitempty" xml:"stderr,omitempty"`
 	// Truncated says the output was longer than the bound and its middle
 	// was dropped.
-	Truncated    bool          `json:"truncated,omitempty"`
-	Start        time.Time     `json:"start"`
-	Duration     time.Duration `json:"duration_ns"`
-	LastRCChange time.Time     `json:"last_rc_change,omitzero"`
+	Truncated    bool          `json:"truncated,omitempty" xml:"truncated,attr,omitempty"`
+	Start        time.Time     `json:"start" xml:"start,attr,omitempty"`
+	Duration     time.Duration `json:"duration_ns" xml:"duration_ns,attr,omitempty"`
+	LastRCChange time.Time     `json:"last_rc_change,omitzero" xml:"-"`
 	// UserData is the requester's own data, returned as given.
-	UserData string `json:"user_data,omitempty"`
+	UserData string `json:"user_data,omitempty" xml:"user_data,attr,omitempty"`
 }
 
 // Key names an operation as Pacemaker's operation_key does:
