@@ -208,6 +208,21 @@ func TestIPaddr2InNetns(t *testing.T) {
 			fail("after heartbeat:IPaddr2 stop, hbt0 still has 10.99.0.6")
 		}
 		hrun("monitor", 7)
+
+		// haresources' bare address is heartbeat's IPaddr
+		hb, hp, _ = lrm.ParseHaresource("10.99.0.7/24/hbt0")
+		if hb.Type != "IPaddr" {
+			fail("10.99.0.7/24/hbt0 is %s", hb)
+		}
+		hrun("start", 0)
+		if !has("10.99.0.7/24") {
+			fail("after heartbeat:IPaddr start, hbt0 lacks 10.99.0.7/24")
+		}
+		hrun("status", 0)
+		hrun("stop", 0)
+		if has("10.99.0.7/") {
+			fail("after heartbeat:IPaddr stop, hbt0 still has 10.99.0.7")
+		}
 	})
 	if len(errs) > 0 {
 		t.Fatal(strings.Join(errs, "\n"))
