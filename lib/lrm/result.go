@@ -65,9 +65,12 @@ type Result struct {
 	Stderr    string `json:"stderr,omitempty" xml:"stderr,omitempty"`
 	// Truncated says the output was longer than the bound and its middle
 	// was dropped.
-	Truncated    bool          `json:"truncated,omitempty" xml:"truncated,attr,omitempty"`
-	Start        time.Time     `json:"start" xml:"start,attr,omitempty"`
-	Duration     time.Duration `json:"duration_ns" xml:"duration_ns,attr,omitempty"`
+	Truncated bool          `json:"truncated,omitempty" xml:"truncated,attr,omitempty"`
+	Start     time.Time     `json:"start" xml:"start,attr,omitempty"`
+	Duration  time.Duration `json:"duration_ns" xml:"duration_ns,attr,omitempty"`
+	// Queued is how long the operation waited for its turn (Pacemaker's
+	// queue-time; Duration is its exec-time).
+	Queued       time.Duration `json:"queue_ns,omitempty" xml:"queue_ns,attr,omitempty"`
 	LastRCChange time.Time     `json:"last_rc_change,omitzero" xml:"-"`
 	// UserData is the requester's own data, returned as given.
 	UserData string `json:"user_data,omitempty" xml:"user_data,attr,omitempty"`

@@ -70,6 +70,7 @@ var (
 type job struct {
 	op   lrm.Op
 	user string
+	enq  time.Time
 	call int64
 	rec  *recurring // nil for a one-shot
 	done chan *lrm.Result
@@ -301,6 +302,7 @@ func (e *Executor) Exec(ctx context.Context, req ExecRequest) (*lrm.Result, erro
 func (e *Executor) enqueue(r *resource, j *job) {
 	e.nextCall++
 	j.call = e.nextCall
+	j.enq = time.Now()
 	r.queue = append(r.queue, j)
 	e.kick(r)
 }
@@ -394,6 +396,9 @@ func (e *Executor) worker(r *resource) {
 		res.CallID = j.call
 		res.Resource = r.id
 		res.UserData = j.user
+		if q := res.Start.Sub(j.enq); q > 0 {
+			res.Queued = q
+		}
 		e.finish(r, j, res)
 	}
 }

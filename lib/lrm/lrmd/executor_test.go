@@ -36,6 +36,7 @@ func (f *fakeRunner) Exec(ctx context.Context, op *lrm.Op) *lrm.Result {
 	f.peak = max(f.peak, f.now)
 	f.calls = append(f.calls, op.Resource+" "+op.Action)
 	f.mu.Unlock()
+	start := time.Now()
 	select {
 	case <-time.After(f.d):
 	case <-ctx.Done():
@@ -44,7 +45,7 @@ func (f *fakeRunner) Exec(ctx context.Context, op *lrm.Op) *lrm.Result {
 	defer f.mu.Unlock()
 	f.running[op.Resource]--
 	f.now--
-	res := &lrm.Result{Agent: op.Agent.String(), Action: op.Action, Interval: op.Interval, RC: f.rc[op.Resource], Start: time.Now(), Duration: f.d}
+	res := &lrm.Result{Agent: op.Agent.String(), Action: op.Action, Interval: op.Interval, RC: f.rc[op.Resource], Start: start, Duration: f.d}
 	res.Fill()
 	return res
 }
@@ -84,15 +85,23 @@ func TestSerialisedPerResourceParallelAcross(t *testing.T) {
 		ch, stop := e.Subscribe()
 		defer stop()
 		got := map[string][]int64{}
+		var lastA *lrm.Result
 		for n := 0; n < 20; n++ {
 			ev := <-ch
 			got[ev.Result.Resource] = append(got[ev.Result.Resource], ev.Result.CallID)
+			if ev.Result.Resource == "a" {
+				lastA = ev.Result
+			}
 		}
 		if f.maxPerRsc != 1 {
 			t.Fatalf("%d operations ran at once on one resource", f.maxPerRsc)
 		}
 		if f.peak != 3 {
 			t.Fatalf("peak parallelism %d, want the bound 3", f.peak)
+		}
+		// the last operation of a waited for the three before it
+		if q := lastA.Queued; q < 3*time.Second {
+			t.Fatalf("queue time of the 4th operation on a: %s", q)
 		}
 		// 20 one-second operations, 3 at a time: 7 seconds
 		if d := time.Since(start); d != 7*time.Second {
