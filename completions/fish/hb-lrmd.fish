@@ -58,7 +58,7 @@ complete -c hb-lrmd -n '__hb_lrmd_pos register 1' -a '(__hb_lrmd_agents)' -d age
 complete -c hb-lrmd -n '__hb_lrmd_pos exec 1' -a 'start stop monitor promote demote notify reload migrate_to migrate_from meta-data validate-all status on off reboot list metadata'
 complete -c hb-lrmd -n '__hb_lrmd_pos "op cancel unregister" 0' -a '(__hb_lrmd_resources)' -d resource
 complete -c hb-lrmd -n '__hb_lrmd_pos "op cancel" 1' -a 'start stop monitor promote demote notify reload migrate_to migrate_from validate-all'
-complete -c hb-lrmd -n '__hb_lrmd_pos agents 0' -a 'ocf lsb heartbeat systemd stonith'
+complete -c hb-lrmd -n '__hb_lrmd_pos agents 0' -a 'ocf lsb heartbeat systemd service stonith'
 
 complete -c hb-lrmd -n '__fish_seen_subcommand_from exec check op register' -s p -l param -r -d 'NAME=VALUE'
 complete -c hb-lrmd -n '__fish_seen_subcommand_from exec op' -l meta -r -d 'Meta attribute NAME=VALUE'

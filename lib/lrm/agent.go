@@ -21,10 +21,13 @@ const (
 	Heartbeat Class = "heartbeat"
 	Systemd   Class = "systemd"
 	Stonith   Class = "stonith"
+	// Service is Pacemaker's "service" class: an LSB init script when
+	// one exists, else a systemd unit.
+	Service Class = "service"
 )
 
 // Classes lists every class, in the order they are shown.
-var Classes = []Class{OCF, LSB, Heartbeat, Systemd, Stonith}
+var Classes = []Class{OCF, LSB, Heartbeat, Systemd, Service, Stonith}
 
 // Agent names one resource agent: ocf:heartbeat:IPaddr2, lsb:exim4,
 // heartbeat:IPaddr2, systemd:sshd, stonith:fence_xvm.
@@ -57,11 +60,11 @@ func ParseAgent(s string) (Agent, error) {
 			return Agent{}, fmt.Errorf("ocf agent %q needs a provider: write ocf:PROVIDER:TYPE (e.g. ocf:heartbeat:%s)", s, parts[len(parts)-1])
 		}
 		a = Agent{Class: OCF, Provider: parts[1], Type: parts[2]}
-	case LSB, Heartbeat, Systemd, Stonith:
+	case LSB, Heartbeat, Systemd, Stonith, Service:
 		typ := strings.Join(parts[1:], ":")
 		a = Agent{Class: c, Type: typ}
 	default:
-		return Agent{}, fmt.Errorf("agent %q: unknown class %q (known: ocf, lsb, heartbeat, systemd, stonith)", s, parts[0])
+		return Agent{}, fmt.Errorf("agent %q: unknown class %q (known: ocf, lsb, heartbeat, systemd, service, stonith)", s, parts[0])
 	}
 	if err := checkName(a.Provider, "provider", s, false); err != nil {
 		return Agent{}, err

@@ -117,6 +117,15 @@ func (r *Runner) Path(a lrm.Agent) (string, error) {
 	return "", &NotFoundError{Agent: a, Looked: cands}
 }
 
+// ServiceClass resolves a service: agent as Pacemaker does: the LSB
+// init script when one exists, else the systemd unit.
+func (r *Runner) ServiceClass(a lrm.Agent) lrm.Agent {
+	if _, err := os.Stat(filepath.Join(r.Dirs.LSB, a.Type)); err == nil {
+		return lrm.Agent{Class: lrm.LSB, Type: a.Type}
+	}
+	return lrm.Agent{Class: lrm.Systemd, Type: a.Type}
+}
+
 // isGluePlugin reports whether a stonith type is a cluster-glue plugin.
 func (r *Runner) isGluePlugin(t string) bool {
 	if strings.HasPrefix(t, "external/") {
@@ -150,6 +159,14 @@ func (r *Runner) Exec(ctx context.Context, op *lrm.Op) *lrm.Result {
 		r.execStonith(ctx, op, res)
 	case lrm.Systemd:
 		r.execSystemd(ctx, op, res)
+	case lrm.Service:
+		sop := *op
+		sop.Agent = r.ServiceClass(op.Agent)
+		if sop.Agent.Class == lrm.LSB {
+			r.execLSB(ctx, &sop, res)
+		} else {
+			r.execSystemd(ctx, &sop, res)
+		}
 	default:
 		res.RC, res.Status = exitcode.OCFErrUnimplemented, lrm.StatusNotSupported
 		res.ExitReason = fmt.Sprintf("unknown agent class %q", op.Agent.Class)
@@ -425,6 +442,9 @@ var ErrBadMetadata = errors.New("meta-data is not valid resource-agent XML")
 // LSB header of an init script), as Pacemaker does.
 func (r *Runner) Metadata(ctx context.Context, a lrm.Agent) (string, error) {
 	op := &lrm.Op{Agent: a, Action: "meta-data", Timeout: MetadataTimeout}
+	if a.Class == lrm.Service {
+		a = r.ServiceClass(a)
+	}
 	if a.Class == lrm.Systemd {
 		return systemdMetadata(a), nil
 	}

@@ -380,6 +380,24 @@ func TestLSBLifecycle(t *testing.T) {
 	if err != nil || !strings.Contains(x, "<Provides>hbtest-lsb</Provides>") || !strings.Contains(x, "hb-lrmd test service") {
 		t.Fatalf("meta-data: %v\n%s", err, x)
 	}
+
+	// Pacemaker's service: class runs the init script when there is one
+	svc := lrm.Agent{Class: lrm.Service, Type: "hbtest-lsb"}
+	lifecycle(t, r, svc, nil, []step{{"monitor", 7}, {"start", 0}, {"monitor", 0}, {"stop", 0}, {"monitor", 7}})
+	if x, err := r.Metadata(context.Background(), svc); err != nil || !strings.Contains(x, "<Provides>hbtest-lsb</Provides>") {
+		t.Fatalf("service meta-data: %v", err)
+	}
+	list, err := r.List(context.Background(), lrm.Service, "")
+	if err != nil || !containsAgent(list, "service:hbtest-lsb") {
+		t.Fatalf("service list %v %v", list, err)
+	}
+	// … and the systemd unit otherwise
+	if r.SystemdRunning() != nil {
+		res := r.Exec(context.Background(), &lrm.Op{Agent: lrm.Agent{Class: lrm.Service, Type: "no-such-script"}, Action: "start"})
+		if res.RC != exitcode.OCFErrInstalled || !strings.Contains(res.ExitReason, "systemd is not running") || res.Agent != "service:no-such-script" {
+			t.Fatalf("service without script or systemd: %+v", res)
+		}
+	}
 }
 
 func zombie(pid int) bool {

@@ -73,6 +73,9 @@ func (r *Runner) Check(ctx context.Context, rsc string, a lrm.Agent, params map[
 			fmt.Sprintf("try the fence device's actions one by one: hb-lrmd exec %s monitor, list, status", a))
 	}
 	rep := &CheckReport{Agent: a.String()}
+	if a.Class == lrm.Service {
+		a = r.ServiceClass(a)
+	}
 	var meta *lrm.AgentMeta
 	if a.Class == lrm.OCF {
 		x, err := r.Metadata(ctx, a)

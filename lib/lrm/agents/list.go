@@ -118,12 +118,34 @@ func (r *Runner) List(ctx context.Context, class lrm.Class, provider string) ([]
 			}
 		}
 	}
-	if want(lrm.Systemd) {
+	if want(lrm.Systemd) || class == lrm.Service {
 		units, err := r.systemdAgents(ctx)
 		if err != nil && class == lrm.Systemd {
 			return nil, err
 		}
-		out = append(out, units...)
+		if class == lrm.Service {
+			for _, t := range executables(r.Dirs.LSB) {
+				if !lsbSkip[t] {
+					out = append(out, lrm.Agent{Class: lrm.Service, Type: t})
+				}
+			}
+			for _, u := range units {
+				out = append(out, lrm.Agent{Class: lrm.Service, Type: u.Type})
+			}
+		} else {
+			out = append(out, units...)
+		}
+	}
+	if class == lrm.Service {
+		seen := map[string]bool{}
+		dedup := out[:0]
+		for _, a := range out {
+			if !seen[a.Type] {
+				seen[a.Type] = true
+				dedup = append(dedup, a)
+			}
+		}
+		out = dedup
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Class != out[j].Class {

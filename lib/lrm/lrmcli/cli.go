@@ -35,7 +35,7 @@ type CLI struct {
 	Run        RunCmd        `cmd:"" help:"Run the daemon in the foreground (systemd Type=notify)."`
 	Exec       ExecCmd       `cmd:"" help:"Run one agent action in the foreground, no daemon needed, and show everything it did."`
 	Status     StatusCmd     `cmd:"" help:"List the registered resources with their operation history."`
-	Agents     AgentsCmd     `cmd:"" help:"List resource agents: all, or of a class (ocf, ocf:PROVIDER, lsb, heartbeat, systemd, stonith)."`
+	Agents     AgentsCmd     `cmd:"" help:"List resource agents: all, or of a class (ocf, ocf:PROVIDER, lsb, heartbeat, systemd, service, stonith)."`
 	Metadata   MetadataCmd   `cmd:"" help:"Print an agent's meta-data XML."`
 	Classes    ClassesCmd    `cmd:"" help:"List the agent classes."`
 	Providers  ProvidersCmd  `cmd:"" help:"List the OCF providers."`
@@ -283,7 +283,7 @@ func (c *StatusCmd) Run(g *cli.Globals) error {
 type AgentsCmd struct {
 	AgentFlags
 	printer.Flag
-	Filter string `arg:"" optional:"" help:"ocf, ocf:PROVIDER, lsb, heartbeat, systemd or stonith."`
+	Filter string `arg:"" optional:"" help:"ocf, ocf:PROVIDER, lsb, heartbeat, systemd, service or stonith."`
 	Local  bool   `help:"List from this process, without the daemon (used by the shell completions)."`
 }
 

@@ -197,7 +197,7 @@ func ListNames(ctx context.Context, r *agents.Runner, a AgentsArgs) ([]string, e
 			known = known || k == class
 		}
 		if !known {
-			return nil, ipc.Errorf(ipc.CodeBadRequest, exitcode.InvalidParam, "unknown class %q (known: ocf, lsb, heartbeat, systemd, stonith)", a.Class)
+			return nil, ipc.Errorf(ipc.CodeBadRequest, exitcode.InvalidParam, "unknown class %q (known: ocf, lsb, heartbeat, systemd, service, stonith)", a.Class)
 		}
 	}
 	list, err := r.List(ctx, class, a.Provider)
