@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -141,6 +142,9 @@ func (c *RunCmd) Run(g *cli.Globals) error {
 		return err
 	}
 	runner := c.Runner(g)
+	if _, err := os.Stat(filepath.Join(runner.Dirs.OCFRoot, "resource.d")); err != nil {
+		log.Warn("no OCF agents: install resource-agents or set --ocf-root", "subsystem", "lrmd", "ocf_root", runner.Dirs.OCFRoot, "err", err)
+	}
 	ex := lrmd.New(runner, log, c.MaxParallel)
 	srv := ipc.NewServer(log)
 	(&lrmd.Service{Exec: ex, Agents: runner}).Register(srv)
