@@ -280,3 +280,32 @@ func TestCloseLetsRunningOperationsFinish(t *testing.T) {
 		}
 	})
 }
+
+func TestSlowSubscriberIsDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := New(newFake(0), nil, 4)
+		defer e.Close(context.Background())
+		e.Register("d", dummy, nil)
+		slow, stopSlow := e.Subscribe()
+		defer stopSlow()
+		for i := 0; i < SubscriberBuffer+10; i++ {
+			if _, err := e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "monitor"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		for range slow { // closed once it overflowed
+			n++
+		}
+		if n != SubscriberBuffer {
+			t.Fatalf("got %d events before the drop, want %d", n, SubscriberBuffer)
+		}
+		// a new subscriber works
+		ch, stop := e.Subscribe()
+		defer stop()
+		e.Exec(context.Background(), ExecRequest{Resource: "d", Action: "start"})
+		if ev := <-ch; ev.Result == nil || ev.Result.Action != "start" {
+			t.Fatalf("%+v", ev)
+		}
+	})
+}
