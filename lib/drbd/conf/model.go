@@ -171,6 +171,7 @@ type Config struct {
 	// addrLines remembers where each address was written, for the IP
 	// check message.
 	addrLines map[string]string
+	xmlIndent int // 1 after DumpXMLHeader
 }
 
 // Resource returns the named resource or nil.
