@@ -80,10 +80,10 @@ func (v *Volume) MetaDevice() string {
 
 // Proxy is a `proxy on HOST { inside; outside; options {} }` section.
 type Proxy struct {
-	OnHosts                           []string
-	InsideAddr, InsidePort, InsideAF  string
-	OutsideAddr, OutsidePort, OutAF   string
-	Options, Plugins                  Options
+	OnHosts                          []string
+	InsideAddr, InsidePort, InsideAF string
+	OutsideAddr, OutsidePort, OutAF  string
+	Options, Plugins                 Options
 }
 
 // Host is an `on`, `floating` or `stacked-on-top-of` section.
