@@ -289,7 +289,8 @@ func init() {
 				q.Options = []api.Option{{Name: "size", Value: v}}
 			}
 		}
-		return one(q), 0
+		// drbdadm then records the new size of the backing device.
+		return []step{{req: q}, {req: r.req(api.OpCheckResize, res, vol, minorArg(vol))}}, 0
 	}
 	def(c)
 

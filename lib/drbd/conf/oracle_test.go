@@ -206,4 +206,4 @@ func TestOracleDrbdadm(t *testing.T) {
 		})
 	}
 }
-var minOracleCases = 1
+var minOracleCases = 20
