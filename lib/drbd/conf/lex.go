@@ -356,6 +356,12 @@ func (l *lexer) next() token {
 			continue
 		}
 		rest := l.src[l.pos:]
+		// No token is longer than a quoted string of 255 characters
+		// plus quotes, or a scoped IPv6 address; a window keeps every
+		// match cheap.
+		if len(rest) > 400 {
+			rest = rest[:400]
+		}
 		// Longest match over the pattern rules and keywords.
 		best, bestTok := 0, 0
 		for _, r := range lexRules {

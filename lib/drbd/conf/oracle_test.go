@@ -206,4 +206,5 @@ func TestOracleDrbdadm(t *testing.T) {
 		})
 	}
 }
+
 var minOracleCases = 20
