@@ -4,9 +4,12 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"strconv"
 	"testing"
 
+	"github.com/alecthomas/kong"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/linux-ha-go/ha/lib/cli"
@@ -29,6 +32,16 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
+			for _, f := range []string{"bash/godrbdadm", "zsh/_godrbdadm", "fish/godrbdadm"} {
+				b, err := os.ReadFile(filepath.Join("..", "..", "completions", f))
+				if err != nil {
+					return err
+				}
+				os.MkdirAll(filepath.Join(e.WorkDir, "completions", filepath.Dir(f)), 0o755)
+				if err := os.WriteFile(filepath.Join(e.WorkDir, "completions", f), b, 0o644); err != nil {
+					return err
+				}
+			}
 			e.Setenv("HA_NODENAME", "alice")
 			e.Setenv("GODRBD_RUNDIR", e.WorkDir+"/run")
 			return nil
@@ -57,4 +70,34 @@ func TestScripts(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestCompletionsKnowEveryCommand: the bash, zsh and fish completions
+// offer every command of the command line.
+func TestCompletionsKnowEveryCommand(t *testing.T) {
+	k, err := kong.New(&CLI{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"bash/godrbdadm", "zsh/_godrbdadm", "fish/godrbdadm"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "completions", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		words := map[string]bool{}
+		for _, w := range strings.FieldsFunc(string(b), func(r rune) bool { return strings.ContainsRune(" \t\n'\"()=", r) }) {
+			words[w] = true
+		}
+		for _, n := range k.Model.Children {
+			if !words[n.Name] {
+				t.Errorf("%s does not complete %s", f, n.Name)
+			}
+			if adm.Lookup(n.Name) == nil {
+				t.Errorf("command %s has no implementation in lib/drbd/adm", n.Name)
+			}
+		}
+	}
+	if len(k.Model.Children) != len(adm.Names()) {
+		t.Errorf("%d commands on the command line, %d in lib/drbd/adm", len(k.Model.Children), len(adm.Names()))
+	}
 }

@@ -185,9 +185,9 @@ func TestUpFailureSkipsRest(t *testing.T) {
 
 func TestLegacy(t *testing.T) {
 	for in, want := range map[string]string{
-		"-- --discard-my-data connect r0":          "connect --discard-my-data r0",
+		"-- --discard-my-data connect r0":           "connect --discard-my-data r0",
 		"-d -- --overwrite-data-of-peer primary r0": "-d primary --force r0",
-		"primary r0":                                "primary r0",
+		"primary r0": "primary r0",
 	} {
 		if got := strings.Join(Legacy(strings.Fields(in)), " "); got != want {
 			t.Errorf("Legacy(%q) = %q, want %q", in, got, want)
