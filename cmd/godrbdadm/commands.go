@@ -69,6 +69,19 @@ type CLI struct {
 	ShUdev           res        `cmd:"" name:"sh-udev" help:"Print udev variables of a volume."`
 	ShModParms       noRes      `cmd:"" name:"sh-mod-parms" help:"Print the minor_count module parameter."`
 	ShNop            noRes      `cmd:"" name:"sh-nop" help:"Check the configuration and do nothing."`
+
+	BeforeResyncTarget res `cmd:"" name:"before-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	AfterResyncTarget  res `cmd:"" name:"after-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	BeforeResyncSource res `cmd:"" name:"before-resync-source" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	PriOnInconDegr     res `cmd:"" name:"pri-on-incon-degr" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	PriLostAfterSb     res `cmd:"" name:"pri-lost-after-sb" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	FencePeer          res `cmd:"" name:"fence-peer" aliases:"outdate-peer" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	UnfencePeer        res `cmd:"" name:"unfence-peer" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	LocalIOError       res `cmd:"" name:"local-io-error" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	PriLost            res `cmd:"" name:"pri-lost" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	InitialSplitBrain  res `cmd:"" name:"initial-split-brain" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	SplitBrain         res `cmd:"" name:"split-brain" hidden:"" help:"Run the handler of that name (called by godrbd)."`
+	OutOfSync          res `cmd:"" name:"out-of-sync" hidden:"" help:"Run the handler of that name (called by godrbd)."`
 }
 
 func (c *CLI) options() *adm.Options {

@@ -89,7 +89,7 @@ func TestCompletionsKnowEveryCommand(t *testing.T) {
 			words[w] = true
 		}
 		for _, n := range k.Model.Children {
-			if !words[n.Name] {
+			if !words[n.Name] && !n.Hidden {
 				t.Errorf("%s does not complete %s", f, n.Name)
 			}
 			if adm.Lookup(n.Name) == nil {
