@@ -194,6 +194,15 @@ func Run(ctx context.Context, o *Options, name string, resources []string, flags
 		fmt.Fprintf(o.Stderr, "No resource names specified\n")
 		return Exit(ExitUsage)
 	}
+	if cmd.NoConfig {
+		r := &runner{o: o, cmd: cmd, m: &conf.Messages{Valid: true}, flags: flags}
+		defer func() {
+			if r.client != nil {
+				r.client.Close()
+			}
+		}()
+		return r.global(ctx)
+	}
 	cfg, err := Load(o)
 	if err != nil {
 		return err

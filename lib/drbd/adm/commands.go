@@ -25,6 +25,7 @@ type Command struct {
 	NeedPeer       bool
 	Dump           bool
 	Deferred       bool // steps run in stages after all resources (up)
+	NoConfig       bool // needs no configuration file (proc)
 	// Flags the command takes (name → takes a value).
 	Flags map[string]bool
 
@@ -363,7 +364,7 @@ func init() {
 		def(c)
 	}
 
-	c = &Command{Name: "proc", Help: "Print the /proc/drbd-style status of every device."}
+	c = &Command{Name: "proc", Help: "Print the /proc/drbd-style status of every device.", NoConfig: true}
 	c.Global = func(ctx context.Context, r *runner) error {
 		q := &api.Request{Op: api.OpProc, Flags: r.flags}
 		code, err := r.send(ctx, q)
