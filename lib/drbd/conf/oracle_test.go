@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,36 +63,57 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.code, r.stdout, r.stderr)
 }
 
+// fataler is *testing.T or *rapid.T.
+type fataler interface {
+	Fatalf(format string, args ...any)
+}
+
 // realDrbdadm runs drbdadm 8.4 in fresh UTS and network namespaces with
-// the node's name and addresses.
-func realDrbdadm(t *testing.T, dir string, c oracleCase, args []string) result {
-	var setup strings.Builder
-	setup.WriteString("ip link set lo up || exit 99\n")
+// the node's name and addresses, once per command line of runs (one
+// namespace for them all: creating network namespaces is slow).
+func realDrbdadm(t fataler, dir string, c oracleCase, runs [][]string) []result {
+	var sc strings.Builder
+	sc.WriteString("ip link set lo up || exit 99\n")
 	for _, a := range c.ips {
 		pfx := "/32"
 		if strings.Contains(a, ":") {
 			pfx = "/128 nodad"
 		}
-		fmt.Fprintf(&setup, "ip addr add %s%s dev lo || exit 99\n", a, pfx)
+		fmt.Fprintf(&sc, "ip addr add %s%s dev lo || exit 99\n", a, pfx)
 	}
-	fmt.Fprintf(&setup, "hostname %s || exit 99\n", c.node)
-	setup.WriteString(`exec env DRBD_DRIVER_VERSION_OVERRIDE=8.4.11 drbdadm -c drbd.conf "$@"` + "\n")
-	cmd := exec.Command("unshare", append([]string{"--net", "--uts", "sh", "-c", setup.String(), "sh"}, args...)...)
+	fmt.Fprintf(&sc, "hostname %s || exit 99\n", c.node)
+	out := filepath.Join(dir, ".oracle")
+	os.RemoveAll(out)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatalf("%v", err)
+	}
+	for i, args := range runs {
+		q := make([]string, len(args))
+		for k, a := range args {
+			q[k] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		fmt.Fprintf(&sc, "env DRBD_DRIVER_VERSION_OVERRIDE=8.4.11 drbdadm -c drbd.conf %s </dev/null >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.rc\n",
+			strings.Join(q, " "), out, i, out, i, out, i)
+	}
+	cmd := exec.Command("unshare", "--net", "--uts", "sh", "-c", sc.String())
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running drbdadm: %v", err)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("running drbdadm in namespaces: %v\n%s", err, b)
 	}
-	if code == 99 {
-		t.Fatalf("namespace set-up failed: %s", errb.String())
+	res := make([]result, len(runs))
+	for i := range runs {
+		o, _ := os.ReadFile(fmt.Sprintf("%s/%d.out", out, i))
+		e, _ := os.ReadFile(fmt.Sprintf("%s/%d.err", out, i))
+		rc, err := os.ReadFile(fmt.Sprintf("%s/%d.rc", out, i))
+		if err != nil {
+			t.Fatalf("no exit code of drbdadm %v", runs[i])
+		}
+		code, _ := strconv.Atoi(strings.TrimSpace(string(rc)))
+		res[i] = result{string(o), string(e), code}
 	}
-	return result{out.String(), errb.String(), code}
+	os.RemoveAll(out)
+	return res
 }
 
 // splitArgs separates drbdadm's global options from the command.
@@ -116,13 +138,13 @@ func splitArgs(args []string) (o adm.Options, cmd string, res []string, flags []
 	return
 }
 
-func ours(t *testing.T, c oracleCase, args []string) result {
+func ours(t fataler, rundir string, c oracleCase, args []string) result {
 	o, cmd, res, flags := splitArgs(args)
 	var out, errb bytes.Buffer
 	o.ConfigFile = "drbd.conf"
 	o.Node = c.node
 	o.NoTTY = true
-	o.Rundir = t.TempDir()
+	o.Rundir = rundir
 	o.Stdout, o.Stderr = &out, &errb
 	have := map[string]bool{}
 	for _, a := range c.ips {
@@ -161,7 +183,8 @@ func normalise(r result, conf string) result {
 	return r
 }
 
-func TestOracleDrbdadm(t *testing.T) {
+func needOracle(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("drbdadm"); err != nil {
 		t.Skip("drbdadm (Debian package drbd-utils) is not installed: no oracle")
 	}
@@ -174,6 +197,10 @@ func TestOracleDrbdadm(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip (iproute2) is missing")
 	}
+}
+
+func TestOracleDrbdadm(t *testing.T) {
+	needOracle(t)
 	files, _ := filepath.Glob("testdata/oracle/*.txtar")
 	if len(files) < minOracleCases {
 		t.Fatalf("only %d oracle cases", len(files))
@@ -196,9 +223,10 @@ func TestOracleDrbdadm(t *testing.T) {
 				confText += string(af.Data)
 			}
 			t.Chdir(dir)
-			for _, args := range c.runs {
-				want := normalise(realDrbdadm(t, dir, c, args), confText)
-				got := ours(t, c, args)
+			real := realDrbdadm(t, dir, c, c.runs)
+			for i, args := range c.runs {
+				want := normalise(real[i], confText)
+				got := ours(t, t.TempDir(), c, args)
 				if got != want {
 					t.Errorf("%s: drbdadm %s\n=== drbdadm:\n%s=== godrbdadm:\n%s", f, strings.Join(args, " "), want, got)
 				}
