@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strings"
 )
 
 func (d *dumper) optionsXML(name string, opts Options, within func()) {
@@ -128,5 +127,3 @@ func (c *Config) DumpXMLResource(w io.Writer, r *Resource) error {
 	d.printI("</resource>\n")
 	return d.w.Flush()
 }
-
-var _ = strings.TrimSpace

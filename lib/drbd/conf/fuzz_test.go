@@ -3,7 +3,6 @@ package conf
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +108,3 @@ func stripComments(b []byte) []byte {
 	}
 	return bytes.Join(out, []byte("\n"))
 }
-
-var _ = os.Stat

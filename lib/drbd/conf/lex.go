@@ -318,6 +318,7 @@ type token struct {
 	kind int
 	text string
 	val  string
+	keep bool // sets the parser's value (drbdadm's CP)
 	rc   rangeCheck
 }
 
@@ -379,11 +380,10 @@ func (l *lexer) next() token {
 				// The word must not be longer as a STRING than as the
 				// keyword; best already is the longest STRING match.
 				l.pos += best
-				t := token{kind: kw.tok, text: rest[:best]}
+				t := token{kind: kw.tok, text: rest[:best], keep: kw.keep, rc: kw.rc}
 				if kw.keep {
 					t.val = t.text
 				}
-				t.rc = kw.rc
 				return t
 			}
 		}
@@ -398,6 +398,7 @@ func (l *lexer) next() token {
 		text := rest[:best]
 		l.pos += best
 		t := token{kind: bestTok, text: text, val: text}
+		t.keep = bestTok == tkIPAddr || bestTok == tkIPAddr6 || bestTok == tkInteger || bestTok == tkString
 		if bestTok == tkString && c == '"' {
 			// drbdadm unescapes yytext in place, so errors show the value.
 			t.val = unescape(text)

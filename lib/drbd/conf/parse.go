@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,16 +148,14 @@ func (p *parser) die(code exitcode.Code, format string, args ...any) {
 	panic(fatal{code})
 }
 
+// next reads a token. Like drbdadm's yylval, lval and lrc keep the value
+// of the last token that carries one (words, numbers, addresses, option
+// names), across punctuation and plain keywords.
 func (p *parser) next() int {
 	p.tok = p.lx.next()
-	if p.tok.val != "" || p.tok.kind == tkString || p.tok.kind == tkInteger || p.tok.kind == tkIPAddr || p.tok.kind == tkIPAddr6 {
+	if p.tok.keep {
 		p.lval = p.tok.val
 		p.lrc = p.tok.rc
-	} else if _, ok := keywords[p.tok.text]; ok && p.tok.kind != tkString {
-		if kw := keywords[p.tok.text]; kw.keep {
-			p.lval = p.tok.val
-			p.lrc = kw.rc
-		}
 	}
 	return p.tok.kind
 }
@@ -544,7 +541,7 @@ func (p *parser) parseSyncer(r *Resource) {
 	}
 }
 
-func (p *parser) parseAddress(wantAF bool) (addr, port, af string) {
+func (p *parser) parseAddress() (addr, port, af string) {
 	switch p.next() {
 	case tkSCI:
 		af = "ssocks"
@@ -573,7 +570,7 @@ func (p *parser) parseAddress(wantAF bool) (addr, port, af string) {
 }
 
 func (p *parser) parseAddressStmt(onHosts []string) (addr, port, af string) {
-	addr, port, af = p.parseAddress(true)
+	addr, port, af = p.parseAddress()
 	if addrScopeLocal(addr) {
 		for _, h := range onHosts {
 			p.checkUniq("IP", fmt.Sprintf("%s:%s:%s", h, addr, port))
@@ -970,7 +967,7 @@ func (p *parser) parseHostSection(r *Resource, onHosts []string, flags int) {
 	inBraces := true
 	if flags&hostByAddress != 0 {
 		h.ByAddress = true
-		h.Address, h.Port, h.AF = p.parseAddress(true)
+		h.Address, h.Port, h.AF = p.parseAddress()
 		p.checkUniq("IP", fmt.Sprintf("%s:%s", h.Address, h.Port))
 		p.cfg.addrLines[h.Address+":"+h.Port] = fmt.Sprintf("%s:%d", p.file, p.fline)
 		if h.AF == "ipv6" {
@@ -1217,5 +1214,3 @@ loop:
 	}
 	return r
 }
-
-var errNoConfig = errors.New("no configuration")
