@@ -69,6 +69,10 @@ type CLI struct {
 	ShUdev           res        `cmd:"" name:"sh-udev" help:"Print udev variables of a volume."`
 	ShModParms       noRes      `cmd:"" name:"sh-mod-parms" help:"Print the minor_count module parameter."`
 	ShNop            noRes      `cmd:"" name:"sh-nop" help:"Check the configuration and do nothing."`
+	ShBPri           res        `cmd:"" name:"sh-b-pri" help:"Promote if become-primary-on names this node."`
+	DiskOptions      res        `cmd:"" name:"disk-options" help:"Apply the configured disk options to running volumes."`
+	NetOptions       res        `cmd:"" name:"net-options" help:"Apply the configured net options to a running resource."`
+	ResourceOptions  res        `cmd:"" name:"resource-options" help:"Apply the configured resource options."`
 
 	BeforeResyncTarget res `cmd:"" name:"before-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
 	AfterResyncTarget  res `cmd:"" name:"after-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`

@@ -375,6 +375,43 @@ func init() {
 	}
 	def(c)
 
+	c = std("disk-options", "Apply the configured disk options to the running volume.")
+	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		q := r.req(api.OpDiskOptions, res, vol, minorArg(vol))
+		q.Options = opts(vol.DiskOptions)
+		return one(q), 0
+	}
+	def(c)
+
+	c = &Command{Name: "net-options", Help: "Apply the configured net options to the running resource.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true}
+	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		q := r.req(api.OpNetOptions, res, nil, addrArgs(res)...)
+		q.Options = opts(res.Net)
+		return one(q), 0
+	}
+	def(c)
+
+	c = &Command{Name: "resource-options", Help: "Apply the configured resource options.", ResNameRequired: true}
+	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		q := r.req(api.OpResourceOptions, res, nil, res.Name)
+		q.Options = opts(res.ResOptions)
+		return one(q), 0
+	}
+	def(c)
+
+	// sh-b-pri: promote if this node is named in become-primary-on (or
+	// it says both); used by init scripts.
+	c = std("sh-b-pri", "Promote if become-primary-on names this node.")
+	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		for _, n := range res.BecomePrimaryOn {
+			if n == r.cfg.Node || n == "both" {
+				return one(r.req(api.OpPrimary, res, vol, minorArg(vol))), 0
+			}
+		}
+		return nil, 0
+	}
+	def(c)
+
 	defineLocal()
 }
 
