@@ -376,6 +376,22 @@ func (p *parser) parseSkip() {
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, "?*[") }
 
+// hiddenByGlob: glob(3) does not let a wildcard match a leading dot
+// (".#r0.res" is not matched by "*.res"); Go's Glob does.
+func hiddenByGlob(pattern, match string) bool {
+	pc := strings.Split(pattern, "/")
+	mc := strings.Split(match, "/")
+	if len(pc) != len(mc) {
+		return false
+	}
+	for i := range pc {
+		if strings.HasPrefix(mc[i], ".") && !strings.HasPrefix(pc[i], ".") {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *parser) include(pat string) {
 	full := pat
 	if !filepath.IsAbs(pat) {
@@ -393,6 +409,9 @@ func (p *parser) include(pat string) {
 	}
 	sort.Strings(matches)
 	for _, m := range matches {
+		if hiddenByGlob(full, m) {
+			continue
+		}
 		// glob(3) returns names as the pattern was written, relative to
 		// the including file's directory.
 		shown := m
