@@ -108,3 +108,24 @@ func stripComments(b []byte) []byte {
 	}
 	return bytes.Join(out, []byte("\n"))
 }
+
+// FuzzLexer: the fast path for words gives the same tokens as flex's
+// rules applied one by one.
+func FuzzLexer(f *testing.F) {
+	for _, s := range []string{twoNodes, "a:b fd00::1 10k 1M-striping drbd6 /dev/x %s x%y", `"q" "a\"b" on one`, strings.Repeat("a", 130) + ";"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, slow := newLexer(data), newLexer(data)
+		slow.slow = true
+		for i := 0; ; i++ {
+			a, b := fast.next(), slow.next()
+			if a != b || fast.line != slow.line {
+				t.Fatalf("token %d: fast %+v (line %d), slow %+v (line %d)", i, a, fast.line, b, slow.line)
+			}
+			if a.kind == tkEOF {
+				return
+			}
+		}
+	})
+}

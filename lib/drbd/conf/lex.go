@@ -327,6 +327,7 @@ type lexer struct {
 	src  string
 	pos  int
 	line int
+	slow bool // always use the pattern rules (tests)
 }
 
 func newLexer(src []byte) *lexer { return &lexer{src: string(src), line: 1} }
@@ -355,6 +356,32 @@ func (l *lexer) next() token {
 				l.pos += e
 			}
 			continue
+		}
+		if !l.slow && isStringCh(c) && (c < '0' || c > '9') {
+			// A word not starting with a digit and not followed by ':'
+			// can only be STRING, a keyword or a too long word: no
+			// number, IPv4 or IPv6 address can match there.
+			n := 0
+			for l.pos+n < len(l.src) && n < 130 && isStringCh(l.src[l.pos+n]) {
+				n++
+			}
+			if l.pos+n >= len(l.src) || l.src[l.pos+n] != ':' {
+				if n > 128 {
+					t := token{kind: tkErrStringTooLong, text: l.src[l.pos : l.pos+129]}
+					l.pos += 129
+					return t
+				}
+				w := l.src[l.pos : l.pos+n]
+				l.pos += n
+				if kw, ok := keywords[w]; ok {
+					t := token{kind: kw.tok, text: w, keep: kw.keep, rc: kw.rc}
+					if kw.keep {
+						t.val = w
+					}
+					return t
+				}
+				return token{kind: tkString, text: w, val: w, keep: true}
+			}
 		}
 		rest := l.src[l.pos:]
 		// No token is longer than a quoted string of 255 characters
@@ -397,8 +424,11 @@ func (l *lexer) next() token {
 		}
 		text := rest[:best]
 		l.pos += best
-		t := token{kind: bestTok, text: text, val: text}
+		t := token{kind: bestTok, text: text}
 		t.keep = bestTok == tkIPAddr || bestTok == tkIPAddr6 || bestTok == tkInteger || bestTok == tkString
+		if t.keep {
+			t.val = text
+		}
 		if bestTok == tkString && c == '"' {
 			// drbdadm unescapes yytext in place, so errors show the value.
 			t.val = unescape(text)
