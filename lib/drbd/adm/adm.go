@@ -443,6 +443,10 @@ func (r *runner) send(ctx context.Context, req *api.Request) (exitcode.Code, err
 		fmt.Fprintf(r.o.Stdout, "godrbd %s\n", req.String())
 		return 0, nil
 	}
+	if (req.Op == api.OpConnect || req.Op == api.OpNetOptions) && req.Config != nil && req.Config.Peer == nil {
+		r.errf("resource %s: cannot configure network without knowing my peer.\n", req.Resource)
+		return ExitExec, nil
+	}
 	if r.client == nil {
 		c, err := ipc.Dial(ctx, api.Daemon, r.o.Socket())
 		if err != nil {

@@ -208,3 +208,27 @@ func TestRefusalRoundTrip(t *testing.T) {
 		t.Errorf("-2 exit %d", c)
 	}
 }
+
+func TestConnectWithoutPeer(t *testing.T) {
+	o, _, errb := setup(t)
+	os.WriteFile(o.ConfigFile, []byte(`resource r0 {
+	on alice { device /dev/drbd0; disk /dev/sdb1; meta-disk internal; address 10.0.0.1:7789; }
+}
+`), 0o644)
+	f := startFake(t, o.Rundir, func(req *api.Request) (any, error) { return api.Reply{}, nil })
+	err := Run(context.Background(), o, "connect", []string{"r0"}, nil)
+	if code, _ := CodeOf(err); code != 20 {
+		t.Fatalf("connect: %v", err)
+	}
+	if !strings.Contains(errb.String(), "resource r0: cannot configure network without knowing my peer.") {
+		t.Errorf("stderr: %s", errb)
+	}
+	errb.Reset()
+	err = Run(context.Background(), o, "up", []string{"r0"}, nil)
+	if code, _ := CodeOf(err); code != 1 {
+		t.Fatalf("up: %v", err)
+	}
+	if len(f.reqs) != 4 {
+		t.Errorf("up sent %d requests, want 4 (all but connect)", len(f.reqs))
+	}
+}

@@ -215,10 +215,6 @@ func init() {
 	c = &Command{Name: "connect", Help: "Configure the network and connect to the peer.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true,
 		Flags: map[string]bool{"discard-my-data": false, "tentative": false}}
 	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		if res.Peer == nil && r.o.DryRun == 0 {
-			r.errf("resource %s: cannot configure network without knowing my peer.\n", res.Name)
-			return nil, ExitExec
-		}
 		return one(connectStep(r, res)), 0
 	}
 	def(c)
