@@ -82,6 +82,26 @@ func genResource(t *rapid.T, b *strings.Builder, idx int) {
 			genSection(t, b, s, "\t")
 		}
 	}
+	// resource-level defaults, inherited by the host sections
+	inherit := rapid.IntRange(0, 3).Draw(t, "inherit") == 0
+	if inherit {
+		fmt.Fprintf(b, "\tdevice minor %d;\n\tdisk /dev/vg/r%d;\n\tmeta-disk internal;\n", idx*2, idx)
+	}
+	if rapid.IntRange(0, 4).Draw(t, "bpo") == 0 {
+		fmt.Fprintf(b, "\tstartup { become-primary-on %s; }\n", rapid.SampledFrom([]string{"alice", "bob", "both", "dave"}).Draw(t, "bpo-host"))
+	}
+	if rapid.IntRange(0, 4).Draw(t, "floating") == 0 {
+		fmt.Fprintf(b, "\tfloating 10.0.0.1:%d { device minor %d; disk /dev/f%d; meta-disk internal; }\n", 7100+idx, idx*2, idx)
+		fmt.Fprintf(b, "\tfloating ipv4 10.9.0.2:%d { device minor %d; disk /dev/f%d; meta-disk internal; }\n}\n", 7100+idx, idx*2, idx)
+		return
+	}
+	if inherit {
+		for h := 0; h < rapid.IntRange(1, 2).Draw(t, "ihosts"); h++ {
+			fmt.Fprintf(b, "\ton %s { address 10.0.%d.1:%d; }\n", hosts[h], h, 7000+idx)
+		}
+		b.WriteString("}\n")
+		return
+	}
 	explicit := rapid.Bool().Draw(t, "explicit")
 	nvol := 1
 	if explicit {
