@@ -190,6 +190,13 @@ func Run(ctx context.Context, o *Options, name string, resources []string, flags
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
+	if o.Node == "" {
+		// drbdadm's way to pretend to be another node.
+		if n := os.Getenv("__DRBD_NODE__"); n != "" {
+			fmt.Fprintf(o.Stderr, "\n   found __DRBD_NODE__ in environment\n   PRETENDING that I am >>%s<<\n\n", n)
+			o.Node = n
+		}
+	}
 	if len(resources) == 0 && cmd.ResNameRequired && !cmd.AllByDefault {
 		fmt.Fprintf(o.Stderr, "No resource names specified\n")
 		return Exit(ExitUsage)
