@@ -162,10 +162,10 @@ func TestOracleRandomConfigs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	// Each check runs drbdadm four times in fresh namespaces; 30 checks
-	// keep the test near five seconds (more with -rapid.checks=N).
+	// Each check runs drbdadm four times in fresh namespaces; 20 checks
+	// keep the test short (more with -rapid.checks=N).
 	if f := flag.Lookup("rapid.checks"); f != nil && f.Value.String() == f.DefValue {
-		f.Value.Set("30")
+		f.Value.Set("20")
 		defer f.Value.Set(f.DefValue)
 	}
 	dir := t.TempDir()
