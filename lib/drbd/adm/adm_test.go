@@ -232,3 +232,18 @@ func TestConnectWithoutPeer(t *testing.T) {
 		t.Errorf("up sent %d requests, want 4 (all but connect)", len(f.reqs))
 	}
 }
+
+func TestResources(t *testing.T) {
+	o, _, _ := setup(t)
+	rs, err := Resources(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Name != "r0" || rs[0].Local.Address != "10.0.0.1" || rs[0].Peer.Address != "10.0.0.2" || rs[0].Volumes[0].Minor != 0 {
+		t.Fatalf("resources: %+v", rs[0])
+	}
+	o.Node = "carol"
+	if rs, err := Resources(o); err != nil || len(rs) != 0 {
+		t.Fatalf("carol: %v %v", rs, err)
+	}
+}

@@ -3,6 +3,8 @@ package adm
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strconv"
 
@@ -417,4 +419,35 @@ func (r *runner) global(ctx context.Context) error {
 		return fmt.Errorf("command %s needs a resource", r.cmd.Name)
 	}
 	return r.cmd.Global(ctx, r)
+}
+
+// Resources reads the configuration as godrbdadm does and returns this
+// node's resources in the daemon's form (for godrbd's own start-up, or
+// any tool that needs the resolved configuration). Messages go to
+// o.Stderr.
+func Resources(o *Options) ([]*api.Resource, error) {
+	if o.Stderr == nil {
+		o.Stderr = os.Stderr
+	}
+	if o.HaveIP == nil {
+		o.HaveIP = conf.HaveIP
+	}
+	cfg, err := Load(o)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := cfg.Resolve(o.node(), o.HaveIP, o.NoTTY)
+	for _, m := range msgs {
+		io.WriteString(o.Stderr, m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*api.Resource
+	for _, r := range cfg.Resources {
+		if !r.Ignore && !r.Stacked {
+			out = append(out, Resource(cfg, r))
+		}
+	}
+	return out, nil
 }

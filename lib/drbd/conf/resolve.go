@@ -535,3 +535,29 @@ func Uname() string {
 	h, _ := os.Hostname()
 	return h
 }
+
+// Resolve is what every consumer of drbd.conf does before using it, in
+// drbdadm's order: decide this node's sections, merge the common
+// section, validate and convert every resource, and choose the peers.
+// Messages (warnings, and errors for an invalid configuration) are
+// drbdadm's; err is an *Error when the configuration is invalid.
+func (c *Config) Resolve(node string, haveIP func(af, addr string) bool, noTTY bool) (msgs []string, err error) {
+	m := &Messages{Valid: true}
+	c.PostParse(node, haveIP, m)
+	c.Expand()
+	for _, r := range c.Resources {
+		c.Validate(r, noTTY, m)
+		if m.Valid {
+			c.Convert(r, noTTY, m)
+		}
+		if !m.Valid {
+			return m.Msgs, m.Err()
+		}
+	}
+	for _, r := range c.Resources {
+		if r.Peer == nil {
+			c.SetPeer(r, "", false, m)
+		}
+	}
+	return m.Msgs, nil
+}
