@@ -788,14 +788,13 @@ func (p *parser) parseDevice(onHosts []string, v *Volume) {
 			t = 0
 		}
 	}
+	// Any other token after `device` is dropped silently, as drbdadm's
+	// switch has no default for it.
 	if t == tkMinor {
 		p.exp(tkInteger)
 		v.Minor = atoi(p.lval)
 		p.exp(';')
 		p.checkMinorNonsense(v.Device, v.Minor)
-	} else if t != 0 {
-		// drbdadm's switch has no default for this case: the token is
-		// silently dropped and parsing goes on.
 	}
 	for _, h := range onHosts {
 		p.checkUniq("device-minor", fmt.Sprintf("device-minor:%s:%d", h, uint32(v.Minor)))
