@@ -191,7 +191,7 @@ func TestOracleRandomConfigs(t *testing.T) {
 		for i := 0; i < nr; i++ {
 			genResource(t, &b, i)
 		}
-		text := b.String()
+		text := mutate(t, b.String())
 		if err := os.WriteFile("drbd.conf", []byte(text), 0o644); err != nil {
 			t.Fatalf("%v", err)
 		}
@@ -205,4 +205,38 @@ func TestOracleRandomConfigs(t *testing.T) {
 			}
 		}
 	})
+}
+
+// mutate breaks some configurations: a token dropped, doubled or
+// replaced, to compare the error paths too.
+func mutate(t *rapid.T, text string) string {
+	if rapid.IntRange(0, 2).Draw(t, "mutate") != 0 {
+		return text
+	}
+	fields := strings.FieldsFunc(text, func(r rune) bool { return r == ' ' || r == '\t' || r == '\n' })
+	if len(fields) == 0 {
+		return text
+	}
+	i := rapid.IntRange(0, len(fields)-1).Draw(t, "field")
+	f := fields[i]
+	// find the i-th field's position
+	pos, n := 0, 0
+	for k := 0; k < len(text); {
+		for k < len(text) && strings.ContainsRune(" \t\n", rune(text[k])) {
+			k++
+		}
+		if k >= len(text) {
+			break
+		}
+		if n == i {
+			pos = k
+			break
+		}
+		for k < len(text) && !strings.ContainsRune(" \t\n", rune(text[k])) {
+			k++
+		}
+		n++
+	}
+	repl := rapid.SampledFrom([]string{"", f + " " + f, ";", "{", "}", "on", "disk", "resource", "volume", "Net", `"x`, "10.0.0.1:7000", "::1", "minor"}).Draw(t, "repl")
+	return text[:pos] + repl + text[pos+len(f):]
 }
