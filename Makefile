@@ -13,6 +13,10 @@ GO        ?= go
 GOFLAGS   ?= -trimpath
 PROGRAMS  := $(notdir $(wildcard cmd/*))
 FUZZTIME  ?= 2s
+# Test data taken from the systems we replace: shared/ stands beside the
+# checkout (as in CI).
+HA_CONFORMANCE ?= $(abspath $(CURDIR)/../shared/conformance/pacemaker-scheduler)
+export HA_CONFORMANCE
 
 .PHONY: all build test test-deps unit fuzz fuzz-long bench soak demo install clean vet
 
