@@ -152,6 +152,9 @@ type checker struct {
 	stonith  int
 	enabled  map[string]string // cluster options
 	replicas bool
+	// cloneChild maps the child of a clone to the clone: constraints
+	// must name the clone.
+	cloneChild map[string]string
 }
 
 func (k *checker) add(s Severity, e *etree.Element, format string, args ...any) {
@@ -178,7 +181,7 @@ func (k *checker) warnf(e *etree.Element, format string, args ...any) {
 func Check(c *cib.CIB, o Options) *Report {
 	k := &checker{c: c, o: o, r: &Report{Name: c.Name, Findings: []Finding{}}, ids: map[string]*etree.Element{},
 		rscs: map[string]*etree.Element{}, nodes: map[string]*etree.Element{}, nodeIDs: map[string]*etree.Element{},
-		tags: map[string]*etree.Element{}, enabled: map[string]string{}}
+		tags: map[string]*etree.Element{}, enabled: map[string]string{}, cloneChild: map[string]string{}}
 	root := c.Root()
 	k.checkRoot(root)
 	conf := cib.Child(root, "configuration")
@@ -460,7 +463,7 @@ func validScore(s string) bool {
 }
 
 var intervalRe = regexp.MustCompile(`^\s*\d+\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\s*$`)
-var isoDurRe = regexp.MustCompile(`^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
+var isoDurRe = regexp.MustCompile(`^P[0-9YMWDTHS.]+$`)
 
 // ValidInterval reports whether s is a Pacemaker time spec ("10", "10s",
 // "500ms", "2min", "1h") or an ISO 8601 duration ("PT10S").
@@ -469,6 +472,59 @@ func ValidInterval(s string) bool {
 		return true
 	}
 	return len(s) > 1 && isoDurRe.MatchString(s) && s != "PT"
+}
+
+// IntervalMS converts a time spec to milliseconds (0 when invalid).
+func IntervalMS(s string) int64 {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "P") {
+		var total float64
+		num := ""
+		inTime := false
+		for _, c := range s[1:] {
+			switch {
+			case c >= '0' && c <= '9' || c == '.':
+				num += string(c)
+			case c == 'T':
+				inTime = true
+			default:
+				f, _ := strconv.ParseFloat(num, 64)
+				num = ""
+				switch {
+				case c == 'Y':
+					f *= 365 * 86400
+				case c == 'M' && !inTime:
+					f *= 30 * 86400
+				case c == 'W':
+					f *= 7 * 86400
+				case c == 'D':
+					f *= 86400
+				case c == 'H':
+					f *= 3600
+				case c == 'M':
+					f *= 60
+				}
+				total += f
+			}
+		}
+		return int64(total * 1000)
+	}
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	n, _ := strconv.ParseInt(s[:i], 10, 64)
+	switch strings.TrimSpace(s[i:]) {
+	case "ms", "msec":
+		return n
+	case "us", "usec":
+		return n / 1000
+	case "m", "min":
+		return n * 60000
+	case "h", "hr":
+		return n * 3600000
+	}
+	return n * 1000
 }
 
 func validBool(s string) bool {
@@ -576,6 +632,10 @@ var metaBools = []string{"is-managed", "maintenance", "allow-migrate", "globally
 func (k *checker) checkMeta(owner *etree.Element, vals map[string]string, set *etree.Element) {
 	for n, v := range vals {
 		nv := nvpairNamed(set, n)
+		if v == "#default" {
+			continue
+		}
+		k := metaWarner{k}
 		switch {
 		case n == "target-role":
 			if !oneOfFold(v, roles...) {
@@ -607,6 +667,14 @@ func (k *checker) checkMeta(owner *etree.Element, vals map[string]string, set *e
 			}
 		}
 	}
+}
+
+// metaWarner reports meta-attribute values as warnings: Pacemaker's
+// schema does not check them and the scheduler falls back to defaults.
+type metaWarner struct{ c *checker }
+
+func (m metaWarner) errorf(e *etree.Element, format string, args ...any) {
+	m.c.warnf(e, format, args...)
 }
 
 func (k *checker) checkResource(r *etree.Element, parent string) {
@@ -656,6 +724,7 @@ func (k *checker) checkResource(r *etree.Element, parent string) {
 			case "primitive", "group":
 				children++
 				k.checkResource(ch, r.Tag)
+				k.cloneChild[cib.ID(ch)] = cib.ID(r)
 			case "meta_attributes":
 				k.checkMeta(r, k.checkNVSet(ch), ch)
 			case "instance_attributes", "utilization":
@@ -758,7 +827,15 @@ func (k *checker) checkAgent(r *etree.Element, class, provider, typ string, para
 }
 
 func (k *checker) checkOps(r, ops *etree.Element) {
+	seen := map[string]*etree.Element{}
 	for _, op := range ops.ChildElements() {
+		if op.Tag == "op" && ValidInterval(cib.Attr(op, "interval")) && IntervalMS(cib.Attr(op, "interval")) > 0 {
+			key := cib.Attr(op, "name") + "/" + strconv.FormatInt(IntervalMS(cib.Attr(op, "interval")), 10)
+			if prev, dup := seen[key]; dup {
+				k.errorf(op, "op %q of %q has the same name and interval as op %q; use each combination once", cib.ID(op), cib.ID(r), cib.ID(prev))
+			}
+			seen[key] = op
+		}
 		if op.Tag != "op" {
 			k.errorf(op, "<operations> cannot hold <%s> (expected op)", op.Tag)
 			continue
@@ -813,6 +890,10 @@ func (k *checker) checkTags(t *etree.Element) {
 func (k *checker) rsc(e *etree.Element, attr, what string) {
 	v := cib.Attr(e, attr)
 	if v == "" {
+		return
+	}
+	if cl, ok := k.cloneChild[v]; ok {
+		k.errorf(e, "%s %q: %s=%q is inside clone %q; constraints must name the clone", what, cib.ID(e), attr, v, cl)
 		return
 	}
 	if _, ok := k.rscs[v]; ok {
@@ -909,7 +990,7 @@ func (k *checker) checkConstraint(e *etree.Element) {
 			need(k, e, "rsc", "with-rsc")
 			k.rsc(e, "rsc", "rsc_colocation")
 			k.rsc(e, "with-rsc", "rsc_colocation")
-			if cib.Attr(e, "rsc") != "" && cib.Attr(e, "rsc") == cib.Attr(e, "with-rsc") {
+			if cib.Attr(e, "rsc") != "" && cib.Attr(e, "rsc") == cib.Attr(e, "with-rsc") && cib.Attr(e, "rsc-role") == cib.Attr(e, "with-rsc-role") {
 				k.errorf(e, "rsc_colocation %q colocates %q with itself", id, cib.Attr(e, "rsc"))
 			}
 		}
@@ -921,7 +1002,7 @@ func (k *checker) checkConstraint(e *etree.Element) {
 			need(k, e, "first", "then")
 			k.rsc(e, "first", "rsc_order")
 			k.rsc(e, "then", "rsc_order")
-			if cib.Attr(e, "first") != "" && cib.Attr(e, "first") == cib.Attr(e, "then") {
+			if cib.Attr(e, "first") != "" && cib.Attr(e, "first") == cib.Attr(e, "then") && cib.Attr(e, "first-action") == cib.Attr(e, "then-action") {
 				k.errorf(e, "rsc_order %q orders %q after itself", id, cib.Attr(e, "first"))
 			}
 		}
