@@ -616,6 +616,9 @@ func (c *CIB) applyXPath(r *Request, input *etree.Element) (*etree.Element, erro
 		}
 		return answer, nil
 	case Delete:
+		if r.Multiple && !r.Force {
+			return nil, &Error{Code: exitcode.Unsafe, Msg: "deleting every match is dangerous and was not done", Hint: "add --force to delete every match of " + r.XPath}
+		}
 		for _, m := range matches {
 			if m == c.Root() {
 				return nil, errorf(exitcode.InvalidParam, "%s addresses the whole CIB, which cannot be deleted", r.XPath)

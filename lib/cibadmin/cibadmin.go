@@ -181,11 +181,30 @@ func (c *CLI) run(ctx context.Context) error {
 	}
 	res, err := Backend(&c.Globals).Do(ctx, req)
 	if res != nil && res.Answer != "" {
-		if _, werr := io.WriteString(c.stdout, res.Answer); werr != nil && err == nil {
+		out := res.Answer
+		if c.NodePath {
+			out = paths(out)
+		}
+		if _, werr := io.WriteString(c.stdout, out); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return toExit(err)
+}
+
+// paths prints the ids of an <xpath-query> of <xpath-query-path>s one a
+// line, as cibadmin -e does.
+func paths(answer string) string {
+	e, _, err := cib.ParseElement("answer", []byte(answer))
+	if err != nil {
+		return answer
+	}
+	var b strings.Builder
+	for _, p := range e.ChildElements() {
+		b.WriteString(cib.ID(p))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // toExit gives a cib.Error its code and hint.

@@ -39,6 +39,10 @@ type Finding struct {
 	Where    string   `json:"where" xml:"where,attr"` // file:line
 	ID       string   `json:"id,omitempty" xml:"id,attr,omitempty"`
 	Msg      string   `json:"message" xml:"message,attr"`
+	// Cluster marks errors about how the cluster would behave (no fence
+	// device) rather than about the document; hb-cibadmin does not
+	// refuse changes for them, as cibadmin does not.
+	Cluster bool `json:"cluster,omitempty" xml:"cluster,attr,omitempty"`
 }
 
 func (f Finding) String() string {
@@ -123,14 +127,14 @@ type Options struct {
 // the change.
 func Refuse(c *cib.CIB) error {
 	r := Check(c, Options{})
-	if r.Errors() == 0 {
-		return nil
-	}
 	var lines []string
 	for _, f := range r.Findings {
-		if f.Severity == Error {
+		if f.Severity == Error && !f.Cluster {
 			lines = append(lines, f.Msg)
 		}
+	}
+	if len(lines) == 0 {
+		return nil
 	}
 	if len(lines) > 5 {
 		lines = append(lines[:5], fmt.Sprintf("and %d more", len(lines)-5))
@@ -1046,7 +1050,8 @@ func (k *checker) checkFencing(conf *etree.Element) {
 	}
 	res := cib.Child(conf, "resources")
 	if stonith && k.stonith == 0 && res != nil && len(res.ChildElements()) > 0 {
-		k.errorf(res, "fencing is enabled (stonith-enabled=true, the default) but no fence device (class stonith) is configured: no resource will start; configure one, or set stonith-enabled=false if you accept the risk")
+		k.add(Error, res, "fencing is enabled (stonith-enabled=true, the default) but no fence device (class stonith) is configured: no resource will start; configure one, or set stonith-enabled=false if you accept the risk")
+		k.r.Findings[len(k.r.Findings)-1].Cluster = true
 	}
 	if !stonith && k.replicas && len(k.nodes) == 2 {
 		k.warnf(res, "fencing is disabled in a two-node cluster with a replicated device: after a split, both nodes can become primary and the data diverge; configure a fence device and stonith-enabled=true")
