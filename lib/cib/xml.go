@@ -81,43 +81,15 @@ func New(root *etree.Element) *CIB {
 
 // ParseElement parses one XML element (a fragment such as cibadmin -X
 // takes, or a whole document) strictly: well-formed, one root, no
-// duplicate attributes. Whitespace-only text is dropped, comments are
-// kept. It returns the root and the line each element starts on.
+// duplicate attributes. Whitespace-only text, processing instructions
+// and directives are dropped, comments are kept. It returns the root and
+// the line each element starts on.
 func ParseElement(name string, b []byte) (*etree.Element, map[*etree.Element]int, error) {
-	starts, err := check(name, b)
-	if err != nil {
-		return nil, nil, err
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.PreserveCData = false
-	if err := doc.ReadFromBytes(b); err != nil {
-		return nil, nil, &SyntaxError{Name: name, Msg: err.Error()}
-	}
-	root := doc.Root()
-	if root == nil {
-		return nil, nil, &SyntaxError{Name: name, Msg: "no XML element found"}
-	}
-	root.Remove()
-	stripBlanks(root)
-	lines := make(map[*etree.Element]int, len(starts))
-	i := 0
-	walk(root, func(e *etree.Element) {
-		if i < len(starts) {
-			lines[e] = starts[i]
-		}
-		i++
-	})
-	return root, lines, nil
-}
-
-// check runs the standard library's strict decoder over b, for messages
-// with line numbers, and returns the start line of every element in
-// document order.
-func check(name string, b []byte) ([]int, error) {
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.Strict = true
-	var starts []int
-	depth, roots := 0, 0
+	lines := make(map[*etree.Element]int, len(b)/64)
+	var root *etree.Element
+	var stack []*etree.Element
 	for {
 		line, _ := d.InputPos()
 		t, err := d.RawToken()
@@ -127,112 +99,72 @@ func check(name string, b []byte) ([]int, error) {
 		if err != nil {
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
-				return nil, &SyntaxError{Name: name, Line: se.Line, Msg: se.Msg}
+				return nil, nil, &SyntaxError{Name: name, Line: se.Line, Msg: se.Msg}
 			}
-			return nil, &SyntaxError{Name: name, Line: line, Msg: err.Error()}
+			return nil, nil, &SyntaxError{Name: name, Line: line, Msg: err.Error()}
 		}
 		switch t := t.(type) {
 		case xml.StartElement:
-			if depth == 0 {
-				roots++
-				if roots > 1 {
-					return nil, &SyntaxError{Name: name, Line: line, Msg: "extra content at the end of the document"}
-				}
+			if len(stack) == 0 && root != nil {
+				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: "extra content at the end of the document"}
 			}
-			seen := make(map[xml.Name]bool, len(t.Attr))
-			for _, a := range t.Attr {
-				if seen[a.Name] {
-					return nil, &SyntaxError{Name: name, Line: line, Msg: fmt.Sprintf("attribute %s redefined", a.Name.Local)}
-				}
-				seen[a.Name] = true
+			if len(stack) >= 1024 {
+				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: "elements nested too deeply"}
 			}
-			// The start line is where '<' was; skip leading whitespace.
-			starts = append(starts, line)
-			depth++
+			e := etree.NewElement(t.Name.Local)
+			e.Space = t.Name.Space
+			for i, a := range t.Attr {
+				for _, o := range t.Attr[:i] {
+					if o.Name == a.Name {
+						return nil, nil, &SyntaxError{Name: name, Line: line, Msg: fmt.Sprintf("attribute %s redefined", fullName(a.Name))}
+					}
+				}
+				e.CreateAttr(fullName(a.Name), a.Value)
+			}
+			lines[e] = line
+			if len(stack) == 0 {
+				root = e
+			} else {
+				stack[len(stack)-1].AddChild(e)
+			}
+			stack = append(stack, e)
 		case xml.EndElement:
-			depth--
-			if depth < 0 {
-				return nil, &SyntaxError{Name: name, Line: line, Msg: "unexpected end element"}
+			if len(stack) == 0 {
+				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: "unexpected end element"}
 			}
+			top := stack[len(stack)-1]
+			if top.Tag != t.Name.Local || top.Space != t.Name.Space {
+				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: fmt.Sprintf("element <%s> closed by </%s>", top.FullTag(), fullName(t.Name))}
+			}
+			stack = stack[:len(stack)-1]
 		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return nil, &SyntaxError{Name: name, Line: line, Msg: "text outside the root element"}
+			if len(bytes.TrimSpace(t)) == 0 {
+				continue
+			}
+			if len(stack) == 0 {
+				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: "text outside the root element"}
+			}
+			stack[len(stack)-1].CreateText(string(t))
+		case xml.Comment:
+			if len(stack) > 0 {
+				stack[len(stack)-1].CreateComment(string(t))
 			}
 		}
 	}
-	if depth != 0 {
-		return nil, &SyntaxError{Name: name, Msg: "premature end of data"}
+	if len(stack) != 0 {
+		return nil, nil, &SyntaxError{Name: name, Msg: fmt.Sprintf("premature end of data: <%s> is not closed", stack[len(stack)-1].FullTag())}
 	}
-	if roots == 0 {
-		return nil, &SyntaxError{Name: name, Msg: "no XML element found"}
+	if root == nil {
+		return nil, nil, &SyntaxError{Name: name, Msg: "no XML element found"}
 	}
-	// InputPos gives the position before leading whitespace of a token;
-	// recount each start from the '<' itself.
-	fixStarts(b, starts)
-	return starts, nil
+	return root, lines, nil
 }
 
-// fixStarts replaces each recorded line by the line of the n-th '<'
-// that opens an element, which is exact even after blank lines.
-func fixStarts(b []byte, starts []int) {
-	line, n := 1, 0
-	for i := 0; i < len(b) && n < len(starts); i++ {
-		switch b[i] {
-		case '\n':
-			line++
-		case '<':
-			if i+1 < len(b) {
-				c := b[i+1]
-				switch {
-				case c == '/' || c == '?':
-				case c == '!':
-					// comment, CDATA or doctype: skip to its end
-					end := []byte(">")
-					if bytes.HasPrefix(b[i:], []byte("<!--")) {
-						end = []byte("-->")
-					} else if bytes.HasPrefix(b[i:], []byte("<![CDATA[")) {
-						end = []byte("]]>")
-					}
-					j := bytes.Index(b[i:], end)
-					if j < 0 {
-						return
-					}
-					line += bytes.Count(b[i:i+j], []byte("\n"))
-					i += j
-				default:
-					starts[n] = line
-					n++
-				}
-			}
-		case '"', '\'':
-			// quoted attribute values may contain '<' only as &lt;, but
-			// may contain newlines, which the loop counts anyway.
-		}
+func fullName(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
 	}
-}
-
-func stripBlanks(e *etree.Element) {
-	kept := e.Child[:0]
-	for _, t := range e.Child {
-		if cd, ok := t.(*etree.CharData); ok && strings.TrimSpace(cd.Data) == "" {
-			continue
-		}
-		if _, ok := t.(*etree.ProcInst); ok {
-			continue
-		}
-		if _, ok := t.(*etree.Directive); ok {
-			continue
-		}
-		kept = append(kept, t)
-	}
-	for i := len(kept); i < len(e.Child); i++ {
-		e.Child[i] = nil
-	}
-	e.Child = kept
-	e.ReindexChildren()
-	for _, c := range e.ChildElements() {
-		stripBlanks(c)
-	}
+	return n.Local
 }
 
 // walk calls fn for e and every element below it, in document order.
