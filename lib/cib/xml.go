@@ -219,7 +219,7 @@ func (c *CIB) Copy() *CIB {
 // declaration, two-space indentation, one element per line.
 func (c *CIB) Bytes() []byte {
 	var b bytes.Buffer
-	b.Grow(4096)
+	b.Grow(4096 + 160*len(c.lines))
 	WriteElement(&b, c.Root(), 0)
 	return b.Bytes()
 }

@@ -70,3 +70,5 @@ func BenchmarkModify32x5000(b *testing.B) {
 		}
 	}
 }
+
+func genSmall() *cib.CIB { return cibtest.Generate(3, 40) }
