@@ -131,7 +131,7 @@ func primitive(id string, r Resource, o Options) *etree.Element {
 				name = names[i]
 			}
 			nv := ia.CreateElement("nvpair")
-			nv.CreateAttr("id", id+"-instance_attributes-"+sanitize(name))
+			nv.CreateAttr("id", sanitize(id+"-instance_attributes-"+name))
 			nv.CreateAttr("name", name)
 			nv.CreateAttr("value", a)
 		}

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // Resource is one resource of a line.
@@ -68,6 +69,11 @@ func Parse(name string, r io.Reader) ([]Group, error) {
 		if len(fields) < 2 {
 			return &Error{name, start, fmt.Sprintf("node %q has no resources: a line is \"node resource...\"", fields[0])}
 		}
+		for _, f := range fields {
+			if !printable(f) {
+				return &Error{name, start, fmt.Sprintf("%q holds bytes that are not printable UTF-8 text", f)}
+			}
+		}
 		g := Group{Node: strings.ToLower(fields[0]), Line: start}
 		for _, f := range fields[1:] {
 			res, err := parseResource(f)
@@ -112,6 +118,18 @@ func Parse(name string, r io.Reader) ([]Group, error) {
 		return nil, err
 	}
 	return groups, nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == 0xfffe || r == 0xffff {
+			return false
+		}
+	}
+	return true
 }
 
 func parseResource(f string) (Resource, error) {
