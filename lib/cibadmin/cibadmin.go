@@ -37,7 +37,7 @@ type CLI struct {
 	MD5Sum  bool `name:"md5-sum" short:"5" help:"Print the on-disk digest of the XML given with -x, -X or -p." group:"Commands"`
 
 	DiffFiles bool   `name:"diff" help:"Print the differences between two CIB files given as arguments (exit 1 when they differ)." group:"Commands"`
-	ImportHR  string `name:"import-haresources" placeholder:"FILE" type:"path" help:"Turn a heartbeat v1 haresources file into primitives, groups and location constraints and create them in the CIB." group:"Commands"`
+	ImportHR  string `name:"import-haresources" placeholder:"FILE" help:"Turn a heartbeat v1 haresources file into primitives, groups and location constraints and create them in the CIB." group:"Commands"`
 
 	DeleteAll   bool   `name:"delete-all" short:"d" help:"With --xpath and -D, remove every match instead of the first."`
 	Force       bool   `short:"f" help:"Allow dangerous commands (-E)."`
@@ -48,7 +48,7 @@ type CLI struct {
 	Scope       string `name:"scope" short:"o" placeholder:"SCOPE" help:"Limit the operation to one section: configuration, nodes, resources, constraints, crm_config, rsc_defaults, op_defaults, acls, fencing-topology, tags, alerts, status."`
 	XPath       string `name:"xpath" short:"A" placeholder:"XPATH" help:"An XPath to use instead of --scope."`
 	XMLText     string `name:"xml-text" short:"X" placeholder:"XML" help:"XML given as a string."`
-	XMLFile     string `name:"xml-file" short:"x" placeholder:"FILE" type:"path" help:"XML read from a file."`
+	XMLFile     string `name:"xml-file" short:"x" placeholder:"FILE" help:"XML read from a file."`
 	XMLPipe     bool   `name:"xml-pipe" short:"p" help:"XML read from standard input."`
 	SyncCall    bool   `name:"sync-call" short:"s" help:"Accepted for cibadmin compatibility; calls are always synchronous."`
 	Timeout     int    `short:"t" placeholder:"SECONDS" help:"Accepted for cibadmin compatibility."`

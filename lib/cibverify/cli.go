@@ -17,7 +17,7 @@ type CLI struct {
 	cli.Globals
 	printer.Flag
 
-	XMLFile  string `name:"xml-file" short:"x" placeholder:"FILE" type:"path" help:"Check the CIB in FILE."`
+	XMLFile  string `name:"xml-file" short:"x" placeholder:"FILE" help:"Check the CIB in FILE."`
 	XMLText  string `name:"xml-text" short:"X" placeholder:"XML" help:"Check the CIB given as a string."`
 	XMLPipe  bool   `name:"xml-pipe" short:"p" help:"Check the CIB read from standard input."`
 	Live     bool   `name:"live-check" short:"L" help:"Check the live CIB (through hb-crmd, or CIB_file)."`
