@@ -95,7 +95,15 @@ func (f *FileBackend) Do(ctx context.Context, r *Request) (*Result, error) {
 			return res, err
 		}
 	}
-	if err := WriteFileAtomic(f.Path, next.Bytes(), 0o644); err != nil {
+	// Keep the file's mode, and write through a symbolic link to its target.
+	path, mode := f.Path, os.FileMode(0o644)
+	if real, err := filepath.EvalSymlinks(f.Path); err == nil {
+		path = real
+	}
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	if err := WriteFileAtomic(path, next.Bytes(), mode); err != nil {
 		return res, exitcode.Wrap(exitcode.CantCreate, err, "check that the directory is writable")
 	}
 	res.Version, res.Changed = next.Version(), true

@@ -77,3 +77,29 @@ func TestFileBackendRefuses(t *testing.T) {
 		t.Fatal("file changed by a refused request")
 	}
 }
+
+// Writing keeps the file's mode and goes through a symbolic link.
+func TestFileBackendKeepsModeAndLink(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real.xml")
+	os.WriteFile(real, []byte(unknownDoc), 0o640)
+	link := filepath.Join(dir, "cib.xml")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	be := &FileBackend{Path: link}
+	if _, err := be.Do(context.Background(), &Request{Op: Bump}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the link was replaced")
+	}
+	st, _ := os.Stat(real)
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	c, _ := ParseFile(real)
+	if c.Version().Epoch != 4 {
+		t.Errorf("epoch %d", c.Version().Epoch)
+	}
+}
