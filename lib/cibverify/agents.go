@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,14 @@ type LocalAgents struct {
 	Confdir string // heartbeat resource.d lives here (default /etc/ha.d)
 	InitDir string // default /etc/init.d
 	Timeout time.Duration
+
+	mu    sync.Mutex
+	cache map[string]metaResult // meta-data per class:provider:type, read once
+}
+
+type metaResult struct {
+	params []Param
+	err    error
 }
 
 func (a *LocalAgents) ocfRoot() string {
@@ -81,6 +90,21 @@ func (a *LocalAgents) Params(class, provider, typ string) ([]Param, error) {
 	if class != "ocf" {
 		return nil, nil
 	}
+	key := class + ":" + provider + ":" + typ
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if r, ok := a.cache[key]; ok {
+		return r.params, r.err
+	}
+	ps, err := a.metaData(class, provider, typ)
+	if a.cache == nil {
+		a.cache = map[string]metaResult{}
+	}
+	a.cache[key] = metaResult{ps, err}
+	return ps, err
+}
+
+func (a *LocalAgents) metaData(class, provider, typ string) ([]Param, error) {
 	t := a.Timeout
 	if t == 0 {
 		t = 10 * time.Second

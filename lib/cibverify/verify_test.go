@@ -196,3 +196,27 @@ func TestCrmVerifyAcceptsGenerated(t *testing.T) {
 		t.Fatalf("crm_verify: %v\n%s", err, out)
 	}
 }
+
+// Meta-data is read once per agent, however many resources use it.
+func TestLocalAgentsReadMetaDataOnce(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "resource.d", "acme")
+	os.MkdirAll(dir, 0o755)
+	count := filepath.Join(root, "count")
+	script := "#!/bin/sh\necho x >> " + count + "\ncat <<'X'\n<resource-agent name=\"a\"><parameters><parameter name=\"p\" required=\"1\"/></parameters></resource-agent>\nX\n"
+	if err := os.WriteFile(filepath.Join(dir, "A"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rs strings.Builder
+	for i := 0; i < 20; i++ {
+		rs.WriteString(`<primitive id="r` + string(rune('a'+i)) + `" class="ocf" provider="acme" type="A"/>`)
+	}
+	r := Check(doc(t, base+`<resources>`+rs.String()+`</resources><constraints/>`, ""), Options{Agents: &LocalAgents{OCFRoot: root}})
+	if r.Errors() != 20 {
+		t.Errorf("%d errors, want 20 (required p missing)", r.Errors())
+	}
+	b, _ := os.ReadFile(count)
+	if n := strings.Count(string(b), "x"); n != 1 {
+		t.Errorf("meta-data run %d times", n)
+	}
+}
