@@ -652,13 +652,14 @@ func (c *CIB) applyXPath(r *Request, input *etree.Element) (*etree.Element, erro
 		return nil, nil
 	case Replace:
 		for _, m := range matches {
-			p := m.Parent()
-			if p == nil {
-				if input != nil && input.FullTag() == "cib" {
-					c.doc.SetRoot(input.Copy())
+			if m == c.Root() {
+				if input == nil || input.FullTag() != "cib" {
+					return nil, errorf(exitcode.InvalidParam, "%s addresses the whole CIB, which only a <cib> can replace", r.XPath)
 				}
+				c.doc.SetRoot(input.Copy())
 				break
 			}
+			p := m.Parent()
 			p.RemoveChild(m)
 			if input != nil {
 				p.AddChild(input.Copy())
