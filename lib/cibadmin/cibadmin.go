@@ -54,7 +54,7 @@ type CLI struct {
 	Timeout     int    `short:"t" placeholder:"SECONDS" help:"Accepted for cibadmin compatibility."`
 
 	AutoFailback string `name:"auto-failback" enum:",on,off,legacy" default:"" placeholder:"on|off" help:"With --import-haresources: ha.cf's auto_failback (default: read from CONFDIR/ha.cf, else on)."`
-	Stickiness   int    `name:"stickiness" default:"100" help:"With --import-haresources and auto_failback off: the resource-stickiness given to the groups."`
+	Stickiness   int    `name:"stickiness" default:"200" help:"With --import-haresources and auto_failback off: the resource-stickiness given to each group (more than the location score of 100, so resources stay where they run)."`
 
 	Files []string `arg:"" optional:"" name:"file" help:"With --diff: the old and the new CIB file."`
 
