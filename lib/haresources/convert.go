@@ -214,8 +214,9 @@ func (o *Objects) IDs() []string {
 }
 
 // NewCIB returns a new CIB holding the objects: the nodes, fencing off
-// (heartbeat v1 clusters had none configured), the groups and the
-// constraints.
+// and no-quorum-policy=ignore (heartbeat v1 clusters had neither fencing
+// in their configuration nor a quorum rule: a lone node kept running its
+// resources), the groups and the constraints.
 func NewCIB(o *Objects) *cib.CIB {
 	c := cib.Empty()
 	c.SetVersion(cib.Version{Epoch: 1})
@@ -226,6 +227,10 @@ func NewCIB(o *Objects) *cib.CIB {
 	nv.CreateAttr("id", "cib-bootstrap-options-stonith-enabled")
 	nv.CreateAttr("name", "stonith-enabled")
 	nv.CreateAttr("value", "false")
+	nq := props.CreateElement("nvpair")
+	nq.CreateAttr("id", "cib-bootstrap-options-no-quorum-policy")
+	nq.CreateAttr("name", "no-quorum-policy")
+	nq.CreateAttr("value", "ignore")
 	frag := o.Fragment(nil)
 	for _, sec := range frag.ChildElements() {
 		dst := cib.Child(conf, sec.Tag)
