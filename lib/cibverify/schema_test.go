@@ -59,6 +59,9 @@ func TestSchemaAgreement(t *testing.T) {
 		{"id not a name", `<primitive id="a" `, `<primitive id="1a" `},
 		{"missing constraints", `<constraints>`, `<x-constraints>`},
 		{"bad role", `<rsc_location id="l" rsc="a" node="n1" score="10"/>`, `<rsc_location id="l" rsc="a" node="n1" score="10" role="Boss"/>`},
+		{"unknown primitive attribute", `<primitive id="a" `, `<primitive x-color="red" id="a" `},
+		{"unknown op attribute", `name="monitor" interval="10s"`, `name="monitor" interval="10s" requires="quorum"`},
+		{"unknown location attribute", `node="n1" score="10"`, `node="n1" score="10" weight="3"`},
 		{"meta value (not schema)", `<group id="g">`, `<group id="g"><meta_attributes id="g-m"><nvpair id="g-m-t" name="target-role" value="Sometimes"/></meta_attributes>`},
 	}
 	dir := t.TempDir()

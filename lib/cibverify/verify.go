@@ -159,6 +159,42 @@ type checker struct {
 	// cloneChild maps the child of a clone to the clone: constraints
 	// must name the clone.
 	cloneChild map[string]string
+	// schema3 is set for validate-with pacemaker-3.x, whose schema
+	// allows only known attributes on the elements in schemaAttrs.
+	schema3 bool
+	schema  string
+}
+
+// schemaAttrs are the attributes Pacemaker's 3.x schemas allow on the
+// elements they define strictly (the union over pacemaker-3.0 ... 3.9).
+var schemaAttrs = map[string][]string{
+	"primitive":      {"id", "class", "provider", "type", "template", "description"},
+	"template":       {"id", "class", "provider", "type", "description"},
+	"group":          {"id", "description"},
+	"clone":          {"id", "description"},
+	"master":         {"id", "description"},
+	"op":             {"id", "name", "interval", "description", "start-delay", "interval-origin", "timeout", "enabled", "record-pending", "role", "on-fail"},
+	"node":           {"id", "uname", "type", "description", "score"},
+	"nvpair":         {"id", "id-ref", "name", "value"},
+	"rsc_location":   {"id", "rsc", "rsc-pattern", "role", "score", "node", "resource-discovery"},
+	"rsc_colocation": {"id", "score", "influence", "rsc", "with-rsc", "node-attribute", "rsc-role", "with-rsc-role"},
+	"rsc_order":      {"id", "symmetrical", "require-all", "score", "kind", "first", "then", "first-action", "then-action"},
+	"rsc_ticket":     {"id", "rsc", "rsc-role", "ticket", "loss-policy"},
+	"resource_set":   {"id", "id-ref", "sequential", "require-all", "ordering", "action", "role", "score", "kind"},
+	"resource_ref":   {"id"},
+}
+
+// attrs reports attributes of e that the document's schema does not allow.
+func (k *checker) attrs(e *etree.Element) {
+	allowed, ok := schemaAttrs[e.Tag]
+	if !k.schema3 || !ok {
+		return
+	}
+	for _, a := range e.Attr {
+		if !oneOf(a.FullKey(), allowed...) {
+			k.errorf(e, "<%s%s> has attribute %s, which the schema %s does not allow", e.Tag, idPart(e), a.FullKey(), k.schema)
+		}
+	}
 }
 
 func (k *checker) add(s Severity, e *etree.Element, format string, args ...any) {
@@ -236,6 +272,8 @@ var schemaRe = regexp.MustCompile(`^pacemaker-(\d+)\.(\d+)$`)
 
 func (k *checker) checkRoot(root *etree.Element) {
 	v := cib.Attr(root, "validate-with")
+	k.schema = v
+	k.schema3 = strings.HasPrefix(v, "pacemaker-3.")
 	switch {
 	case v == "":
 		k.warnf(root, "<cib> has no validate-with; set validate-with=\"pacemaker-3.7\" so the document is checked against a schema")
@@ -386,6 +424,7 @@ func (k *checker) checkNVSet(s *etree.Element) map[string]string {
 	for _, nv := range s.ChildElements() {
 		switch nv.Tag {
 		case "nvpair":
+			k.attrs(nv)
 			if cib.HasAttr(nv, "id-ref") {
 				continue
 			}
@@ -603,6 +642,7 @@ func (k *checker) checkNodes(e *etree.Element) {
 			continue
 		}
 		need(k, n, "id", "uname")
+		k.attrs(n)
 		id, un := cib.ID(n), cib.Attr(n, "uname")
 		if prev, dup := k.nodeIDs[id]; dup && id != "" {
 			k.errorf(n, "node id %q is already used by node %q at %s", id, cib.Attr(prev, "uname"), k.c.Where(prev))
@@ -682,6 +722,7 @@ func (m metaWarner) errorf(e *etree.Element, format string, args ...any) {
 }
 
 func (k *checker) checkResource(r *etree.Element, parent string) {
+	k.attrs(r)
 	switch r.Tag {
 	case "primitive", "template":
 		if !need(k, r, "id") {
@@ -847,6 +888,7 @@ func (k *checker) checkOps(r, ops *etree.Element) {
 		if cib.HasAttr(op, "id-ref") {
 			continue
 		}
+		k.attrs(op)
 		need(k, op, "id", "name", "interval")
 		oid := cib.ID(op)
 		if v := cib.Attr(op, "interval"); cib.HasAttr(op, "interval") && !ValidInterval(v) {
@@ -915,6 +957,7 @@ func (k *checker) checkSetsOf(e *etree.Element, what string) int {
 		switch s.Tag {
 		case "resource_set":
 			n++
+			k.attrs(s)
 			need(k, s, "id")
 			for _, ref := range s.ChildElements() {
 				if ref.Tag != "resource_ref" {
@@ -922,6 +965,7 @@ func (k *checker) checkSetsOf(e *etree.Element, what string) int {
 					continue
 				}
 				need(k, ref, "id")
+				k.attrs(ref)
 				k.rsc(ref, "id", what+" "+cib.ID(e)+" set member")
 			}
 			if sc := cib.Attr(s, "score"); sc != "" && !validScore(sc) {
@@ -945,6 +989,7 @@ func (k *checker) checkConstraint(e *etree.Element) {
 	if !need(k, e, "id") {
 		return
 	}
+	k.attrs(e)
 	id := cib.ID(e)
 	score := func() {
 		if sc := cib.Attr(e, "score"); cib.HasAttr(e, "score") && !validScore(sc) {
