@@ -103,3 +103,34 @@ func TestFileBackendKeepsModeAndLink(t *testing.T) {
 		t.Errorf("epoch %d", c.Version().Epoch)
 	}
 }
+
+// Concurrent writers on one file are serialised: no update is lost.
+func TestFileBackendConcurrentIncrements(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cib.xml")
+	os.WriteFile(file, []byte(opsDoc), 0o644)
+	be := &FileBackend{Path: file}
+	const n = 12
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := be.Do(context.Background(), &Request{Op: Modify, Input: `<nvpair id="n" value="value++"/>`})
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := c.XPath("//nvpair[@id='n']")
+	if v := Attr(got[0], "value"); v != "17" {
+		t.Fatalf("value %s after %d increments of 5, want 17", v, n)
+	}
+	if c.Version().Epoch != 1+n {
+		t.Fatalf("epoch %d", c.Version().Epoch)
+	}
+}
