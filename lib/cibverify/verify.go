@@ -301,12 +301,38 @@ func (k *checker) checkRoot(root *etree.Element) {
 			k.errorf(root, "%s=%q is not a non-negative integer", a, cib.Attr(root, a))
 		}
 	}
-	if fs := cib.Attr(root, "crm_feature_set"); fs != "" && compareVersion(fs, "3.0.13") < 0 {
-		k.warnf(root, "crm_feature_set=%q is older than 3.0.13: per-operation fail counts will be ignored", fs)
+	if fs := cib.Attr(root, "crm_feature_set"); fs != "" && compareVersion(fs, "3.0.13") < 0 && hasPerOpFailCounts(root) {
+		k.warnf(root, "crm_feature_set=%q is older than 3.0.13: the per-operation fail counts in the status section will be ignored", fs)
 	}
 	if cib.Child(root, "status") == nil {
 		k.warnf(root, "<cib> has no <status> section (an empty one is assumed)")
 	}
+}
+
+// hasPerOpFailCounts reports whether the status section holds
+// fail-count-RSC#OP_INTERVAL attributes.
+func hasPerOpFailCounts(root *etree.Element) bool {
+	st := cib.Child(root, "status")
+	if st == nil {
+		return false
+	}
+	found := false
+	var walk func(e *etree.Element)
+	walk = func(e *etree.Element) {
+		if found {
+			return
+		}
+		if e.Tag == "nvpair" {
+			if n := cib.Attr(e, "name"); strings.HasPrefix(n, "fail-count-") && strings.Contains(n, "#") {
+				found = true
+			}
+		}
+		for _, c := range e.ChildElements() {
+			walk(c)
+		}
+	}
+	walk(st)
+	return found
 }
 
 func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
@@ -505,6 +531,15 @@ func validScore(s string) bool {
 	return err == nil
 }
 
+var looseScoreRe = regexp.MustCompile(`^\s*[+-]?\d`)
+
+// looseScore accepts what Pacemaker's char2score makes a number of
+// (meta attributes are not checked by the schema): INFINITY forms,
+// node-health colours, or a leading integer ("1.0" is 1).
+func looseScore(s string) bool {
+	return validScore(s) || oneOfFold(s, "red", "yellow", "green") || looseScoreRe.MatchString(s)
+}
+
 var intervalRe = regexp.MustCompile(`^\s*\d+\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?\s*$`)
 var isoDurRe = regexp.MustCompile(`^P[0-9YMWDTHS.]+$`)
 
@@ -690,7 +725,7 @@ func (k *checker) checkMeta(owner *etree.Element, vals map[string]string, set *e
 				k.errorf(nv, "%s: %s=%q is not a boolean", cib.ID(owner), n, v)
 			}
 		case oneOf(n, "resource-stickiness", "migration-threshold", "priority"):
-			if !validScore(v) {
+			if !looseScore(v) {
 				k.errorf(nv, "%s: %s=%q is not a score (an integer, INFINITY or -INFINITY)", cib.ID(owner), n, v)
 			}
 		case n == "failure-timeout":
