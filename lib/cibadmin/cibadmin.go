@@ -248,6 +248,13 @@ func (c *CLI) importHR(ctx context.Context) error {
 	if err != nil {
 		return exitcode.Wrap(exitcode.Config, err, "fix the line named above; see haresources(5)")
 	}
+	nodes, err := haresources.Nodes(filepath.Join(c.Confdir, "ha.cf"))
+	if err != nil {
+		return exitcode.Wrap(exitcode.Config, err, "")
+	}
+	if err := haresources.CheckNodes(c.ImportHR, groups, nodes); err != nil {
+		return exitcode.Wrap(exitcode.Config, err, "use the node names of ha.cf (uname -n of each node) in haresources")
+	}
 	af := c.AutoFailback
 	if af == "" {
 		af = "on"

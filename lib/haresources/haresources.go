@@ -160,6 +160,52 @@ func looksLikeIPv4(s string) bool {
 	return err == nil && a.Is4()
 }
 
+// Nodes reads the node directives of ha.cf ("node name..."), lower-cased
+// as heartbeat compares them. A missing file gives none.
+func Nodes(hacf string) ([]string, error) {
+	f, err := os.Open(hacf)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var nodes []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) >= 2 && strings.ToLower(fields[0]) == "node" {
+			for _, n := range fields[1:] {
+				nodes = append(nodes, strings.ToLower(n))
+			}
+		}
+	}
+	return nodes, sc.Err()
+}
+
+// CheckNodes reports, as heartbeat does, a group whose node is not one
+// of ha.cf's nodes.
+func CheckNodes(file string, groups []Group, nodes []string) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, n := range nodes {
+		known[n] = true
+	}
+	for _, g := range groups {
+		if !known[g.Node] {
+			return &Error{file, g.Line, fmt.Sprintf("bad node name %q: ha.cf's node directives name %s", g.Node, strings.Join(nodes, ", "))}
+		}
+	}
+	return nil
+}
+
 // AutoFailback reads the auto_failback directive (and the older
 // nice_failback) from ha.cf. ok is false when the file or the directive
 // is absent. Values: "on", "off" or "legacy".

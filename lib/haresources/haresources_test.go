@@ -148,3 +148,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestNodes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ha.cf")
+	os.WriteFile(p, []byte("node Node1 node2 # two\nnode node3\nkeepalive 2\n"), 0o644)
+	nodes, err := Nodes(p)
+	if err != nil || strings.Join(nodes, ",") != "node1,node2,node3" {
+		t.Fatalf("%v %v", nodes, err)
+	}
+	gs, _ := Parse("hr", strings.NewReader("node1 a\n\nnode9 b\n"))
+	if err := CheckNodes("hr", gs, nodes); err == nil || !strings.HasPrefix(err.Error(), "hr:3: bad node name \"node9\"") {
+		t.Fatalf("got %v", err)
+	}
+	if err := CheckNodes("hr", gs, nil); err != nil {
+		t.Fatal(err)
+	}
+}
