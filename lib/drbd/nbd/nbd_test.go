@@ -280,3 +280,19 @@ func FuzzRequest(f *testing.F) {
 		s.ServeConn(context.Background(), &fakeConn{r: bytes.NewReader(data)})
 	})
 }
+
+// serveFileAt serves an already open backend on sock; the returned
+// function stops the server.
+func serveFileAt(t *testing.T, b Backend, sock string) (func(), error) {
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- NewServer(Options{}, &Export{Backend: b}).Serve(ctx, ln) }()
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}
