@@ -241,3 +241,77 @@ func (d *Device) Dump(w io.Writer, header string) error {
 	}
 	return Dump(w, header, d.Layout, s, bm)
 }
+
+// ReadAL reads the activity log area.
+func (d *Device) ReadAL(s *SuperBlock) ([]byte, error) {
+	b := make([]byte, s.ALSizeSect()*SectorSize)
+	if _, err := d.f.ReadAt(b, int64(d.Layout.ALOffset)); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: read activity log: %w", d.Path, err)
+	}
+	return b, nil
+}
+
+// WriteALBlock writes one AL transaction block (at off inside the AL
+// area) and syncs it; it must reach the disk before the writes it covers.
+func (d *Device) WriteALBlock(block []byte, off uint64) error {
+	if err := d.writeAt(block, d.Layout.ALOffset+off); err != nil {
+		return err
+	}
+	return d.sync()
+}
+
+// MarkUnclean records that the activity log is in use (the Primary is
+// writing): magic 8.4-unclean, AL_CLEAN cleared.
+func (d *Device) MarkUnclean(s *SuperBlock) error {
+	s.Magic = Magic84Unclean
+	s.Flags &^= FlagALClean
+	return d.WriteSuper(s)
+}
+
+// ApplyAL is drbdmeta's apply-al: replay the activity log; if the node
+// was Primary, mark every hot extent out of sync in the bitmap (written
+// and synced first); then re-initialise the log and mark the meta data
+// clean (super block last). It returns the number of bits added.
+func (d *Device) ApplyAL() (uint64, error) {
+	s, err := d.Read()
+	if err != nil {
+		return 0, err
+	}
+	al, err := d.ReadAL(s)
+	if err != nil {
+		return 0, err
+	}
+	hot, n, rerr := ReplayAL(al, s.ALStripes, s.ALStripeSize4k)
+	primary := s.Flags&FlagPrimaryInd != 0
+	if rerr != nil && primary {
+		return 0, rerr
+	}
+	var added uint64
+	if n > 0 && primary {
+		la := min(s.LaSizeSect, d.Layout.MaxUsableSect)
+		bm, err := d.BitmapArea(la)
+		if err != nil {
+			return 0, err
+		}
+		added = ApplyALToBitmap(bm, hot)
+		if err := d.writeAt(bm, d.Layout.BMOffset); err != nil {
+			return 0, err
+		}
+	}
+	if rerr != nil || n > 0 {
+		if err := d.writeAt(InitialAL(s.ALStripes, s.ALStripeSize4k), d.Layout.ALOffset); err != nil {
+			return 0, err
+		}
+	}
+	if err := d.sync(); err != nil {
+		return 0, err
+	}
+	if s.Flags&FlagALClean == 0 || s.Magic != Magic84 {
+		s.Flags |= FlagALClean
+		s.Magic = Magic84
+		if err := d.WriteSuper(s); err != nil {
+			return 0, err
+		}
+	}
+	return added, nil
+}
