@@ -392,3 +392,46 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestShowGIAgainstDrbdmeta compares show-gi, get-gi and dstate for
+// several flag combinations with drbdmeta's.
+func TestShowGIAgainstDrbdmeta(t *testing.T) {
+	dev := loopDevice(t, 256<<20)
+	d, err := Open(dev, Internal, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err := d.Create(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flags uint32
+		la    uint64
+	}{
+		{FlagALClean, 0},
+		{FlagALClean | FlagConsistent | FlagWasUpToDate | FlagPrimaryInd | FlagConnectedInd, 524200},
+		{FlagConsistent | FlagCrashedPrimary | FlagFullSync | FlagPeerOutDated | FlagWasUpToDate, 1000},
+		{FlagConsistent | FlagALClean, 300000},
+	} {
+		s.Flags, s.LaSizeSect, s.LaPeerMaxBioSize = c.flags, c.la, 1<<20
+		s.UUID = [4]uint64{0xABCDEF0123456789, 0x1111, 0x2222, 0x3333}
+		if err := d.WriteSuper(s); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []struct {
+			name string
+			ours string
+		}{{"show-gi", s.ShowGI()}, {"get-gi", s.GI() + "\n"}, {"dstate", s.DState() + "\n"}} {
+			real := exec.Command("drbdmeta", "--force", "0", "v08", dev, "internal", cmd.name)
+			out, err := real.Output()
+			if err != nil {
+				t.Fatalf("drbdmeta %s: %v", cmd.name, err)
+			}
+			if string(out) != cmd.ours {
+				t.Errorf("flags 0x%x %s:\nreal:\n%s\nours:\n%s", c.flags, cmd.name, out, cmd.ours)
+			}
+		}
+	}
+}
