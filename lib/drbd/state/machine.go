@@ -400,8 +400,20 @@ func (m *Machine) step(ev Event) Result {
 		if s.Conn < Connected {
 			return NothingToDo
 		}
+		// invalidate / invalidate-remote are cluster-wide changes: the
+		// peer's StartingSyncT makes this side StartingSyncS and back.
+		if s.Conn == Connected && (e.Conn == StartingSyncS || e.Conn == StartingSyncT) {
+			m.peerUUIDs = e.UUIDs
+			ns := s
+			ns.Peer, ns.PDsk = e.Role, e.Disk
+			ns.Conn = StartingSyncS
+			if e.Conn == StartingSyncS {
+				ns.Conn = StartingSyncT
+			}
+			return m.set(ns, true, true)
+		}
 		considerResync := s.Conn == Connected && hasLdev(s) &&
-			((e.Conn >= StartingSyncS && e.Conn <= WFBitMapT) ||
+			((e.Conn == WFBitMapS || e.Conn == WFBitMapT) ||
 				(s.Disk == Inconsistent && e.Disk == UpToDate && clr(e.UUIDs.Current) != clr(m.peerUUIDs.Current)))
 		if considerResync {
 			return m.handshake(PeerParams{UUIDs: e.UUIDs, Bits: e.Bits, SelfBits: e.SelfBits, Flags: e.Flags,
@@ -410,6 +422,14 @@ func (m *Machine) step(ev Event) Result {
 		m.peerUUIDs = e.UUIDs
 		ns := s
 		ns.Peer, ns.PDsk = e.Role, e.Disk
+		// Online verify is a cluster-wide change: the peer's VerifyS makes
+		// this side VerifyT, and its end ends ours.
+		switch {
+		case s.Conn == Connected && e.Conn == VerifyS:
+			ns.Conn = VerifyT
+		case s.Conn == VerifyT && e.Conn == Connected:
+			ns.Conn = Connected
+		}
 		if ns.Conn >= StartingSyncS && ns.PDsk < Inconsistent {
 			ns.PDsk = e.Disk
 		}
@@ -422,6 +442,11 @@ func (m *Machine) step(ev Event) Result {
 		ns := s
 		ns.Conn = e.Conn
 		m.set(ns, true, true)
+		// A Primary that lost its peer asks the fence-peer handler to
+		// outdate it (IO stays frozen meanwhile with resource-and-stonith).
+		if m.Cfg.Fencing >= FenceResourceOnly && m.S.Role == Primary && m.S.PDsk >= DUnknown {
+			m.act(ActHandler, "fence-peer")
+		}
 		ns = m.S
 		ns.Conn = Unconnected
 		m.set(ns, true, true)
@@ -459,6 +484,9 @@ func (m *Machine) step(ev Event) Result {
 		case SyncTarget, PausedSyncT:
 			ns.Disk = UpToDate
 			m.UUID = m.UUID.ResyncFinished(true, e.PeerUUIDs)
+		case VerifyS, VerifyT:
+			ns.Conn = Connected
+			return m.set(ns, true, true)
 		default:
 			return NothingToDo
 		}
@@ -469,7 +497,16 @@ func (m *Machine) step(ev Event) Result {
 		return m.primary(e.Force, nil)
 	case FenceResult:
 		if !m.pendingPrim {
-			return NothingToDo
+			// The handler run after a connection loss: on success the peer
+			// is Outdated and frozen IO resumes; on failure IO stays
+			// frozen until the administrator resumes it.
+			if !e.Outdated || s.Conn >= Connected {
+				return NothingToDo
+			}
+			ns := s
+			ns.PDsk = Outdated
+			ns.SuspFen = false
+			return m.set(ns, true, true)
 		}
 		f := e.Outdated
 		return m.primary(m.pendingForce, &f)
@@ -484,6 +521,12 @@ func (m *Machine) step(ev Event) Result {
 	case Invalidate:
 		ns := s
 		if s.Conn >= Connected {
+			// DRBD's sanitize would silently "upgrade" a peer disk that is
+			// not UpToDate here; godrbd refuses instead of inventing a
+			// good copy.
+			if s.Conn == Connected && s.PDsk != UpToDate {
+				return m.refuse(ns, StartingSyncT, NoUpToDateDisk)
+			}
 			ns.Conn = StartingSyncT
 			return m.set(ns, false, true)
 		}
@@ -496,6 +539,9 @@ func (m *Machine) step(ev Event) Result {
 	case InvalidateRemote:
 		ns := s
 		if s.Conn >= Connected {
+			if s.Conn == Connected && s.Disk != UpToDate {
+				return m.refuse(ns, StartingSyncS, NoUpToDateDisk)
+			}
 			ns.Conn = StartingSyncS
 			return m.set(ns, false, true)
 		}
@@ -587,6 +633,16 @@ func (m *Machine) primary(force bool, fenced *bool) Result {
 	return rv
 }
 
+// refuse reports a refusal found before the generic checks, in the
+// kernel's words.
+func (m *Machine) refuse(ns State, c Conn, rv Result) Result {
+	ns.Conn = c
+	m.logf("State change failed: %s", rv.Text())
+	m.logf(" state = %s", m.S)
+	m.logf("wanted = %s", ns)
+	return rv
+}
+
 // askFence parks a Primary request until the fence-peer handler reports.
 func (m *Machine) askFence(force bool) Result {
 	m.pendingPrim, m.pendingForce = true, force
@@ -656,5 +712,20 @@ func (m *Machine) handshake(p PeerParams) Result {
 		ns.Disk = m.neg.Disk
 	}
 	m.neg = nil
-	return m.set(ns, true, true)
+	// Becoming connected is checked like a request (receive_state does
+	// not use CS_HARD then): two Primaries without allow-two-primaries,
+	// for one, drop the connection.
+	hard := m.S.Conn >= Connected
+	if rv := m.set(ns, hard, true); !rv.OK() {
+		ns = m.S
+		ns.Conn = Disconnecting
+		m.set(ns, true, true)
+		m.Env.HasNetConf = false
+		ns = m.S
+		ns.Conn = StandAlone
+		m.set(ns, true, true)
+		m.act(ActDropNet, "")
+		return rv
+	}
+	return Success
 }
