@@ -117,6 +117,7 @@ type conn struct {
 	noZ  bool
 	exp  *Export
 	hdr  [requestSize]byte
+	rep  [simpleRepSize]byte // reply header, under wmu
 	err  error
 	errM sync.Mutex
 }
@@ -272,8 +273,8 @@ func (s *Server) lookup(name string) *Export {
 // job is one request travelling from the reader to a worker.
 type job struct {
 	req Request
-	buf []byte // pooled: the write payload or the read buffer
-	err uint32 // an error found while reading the request
+	buf *[]byte // pooled: the write payload or the read buffer
+	err uint32  // an error found while reading the request
 }
 
 // transmit reads requests and hands them to a fixed set of workers; the
@@ -336,7 +337,7 @@ func (c *conn) readLoop(jobs chan<- job) error {
 				return fmt.Errorf("write of %d bytes exceeds the %d byte limit", req.Length, c.s.opt.MaxRequest)
 			}
 			buf := c.s.bufs.get(int(req.Length))
-			if _, err := io.ReadFull(c.r, buf); err != nil {
+			if _, err := io.ReadFull(c.r, *buf); err != nil {
 				c.s.bufs.put(buf)
 				return err
 			}
@@ -354,14 +355,14 @@ func (c *conn) readLoop(jobs chan<- job) error {
 }
 
 func (c *conn) simpleReply(handle uint64, e uint32, data []byte) {
-	var h [simpleRepSize]byte
 	be := binary.BigEndian
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	h := c.rep[:]
 	be.PutUint32(h[0:], simpleMagic)
 	be.PutUint32(h[4:], e)
 	be.PutUint64(h[8:], handle)
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.w.Write(h[:])
+	c.w.Write(h)
 	if e == 0 {
 		c.w.Write(data)
 	}
@@ -382,10 +383,10 @@ func (c *conn) serve(j job) {
 	}
 	switch req.Type {
 	case CmdRead:
-		if _, err := b.ReadAt(j.buf, int64(req.Offset)); err != nil && !(errors.Is(err, io.EOF)) {
+		if _, err := b.ReadAt(*j.buf, int64(req.Offset)); err != nil && !(errors.Is(err, io.EOF)) {
 			e = errIO
 		}
-		c.simpleReply(req.Handle, e, j.buf)
+		c.simpleReply(req.Handle, e, *j.buf)
 	case CmdWrite:
 		switch {
 		case c.exp.ReadOnly:
@@ -393,7 +394,7 @@ func (c *conn) serve(j job) {
 		case !inRange:
 			e = errNoSpc
 		default:
-			if _, err := b.WriteAt(j.buf, int64(req.Offset)); err != nil {
+			if _, err := b.WriteAt(*j.buf, int64(req.Offset)); err != nil {
 				e = errIO
 			} else if req.Flags&CmdFlagFUA != 0 && b.Flush() != nil {
 				e = errIO
@@ -440,8 +441,9 @@ func (c *conn) zero(b Backend, off, n int64) error {
 			return nil
 		}
 	}
-	buf := c.s.bufs.get(int(min(n, 1<<20)))
-	defer c.s.bufs.put(buf)
+	bp := c.s.bufs.get(int(min(n, 1<<20)))
+	defer c.s.bufs.put(bp)
+	buf := *bp
 	clear(buf)
 	for n > 0 {
 		k := min(n, int64(len(buf)))
@@ -454,8 +456,9 @@ func (c *conn) zero(b Backend, off, n int64) error {
 	return nil
 }
 
-// bufPool hands out byte slices by power-of-two size classes (4 KiB to
-// 32 MiB), so request buffers are reused instead of allocated.
+// bufPool hands out byte buffers by power-of-two size classes (4 KiB to
+// 32 MiB), so request buffers are reused instead of allocated. Buffers
+// travel as *[]byte so that returning one to the pool does not allocate.
 type bufPool struct {
 	classes [14]sync.Pool
 }
@@ -469,26 +472,24 @@ func class(n int) int {
 	return c
 }
 
-func (p *bufPool) get(n int) []byte {
-	c := class(n)
+func (p *bufPool) get(n int) *[]byte {
 	if n > 4096<<13 {
-		return make([]byte, n)
+		b := make([]byte, n)
+		return &b
 	}
+	c := class(n)
 	if v, ok := p.classes[c].Get().(*[]byte); ok {
-		return (*v)[:n]
+		*v = (*v)[:n]
+		return v
 	}
-	b := make([]byte, 4096<<c)
-	return b[:n]
+	b := make([]byte, n, 4096<<c)
+	return &b
 }
 
-func (p *bufPool) put(b []byte) {
-	if cap(b) < 4096 || cap(b) > 4096<<13 {
+func (p *bufPool) put(b *[]byte) {
+	c := cap(*b)
+	if c < 4096 || c > 4096<<13 || 4096<<class(c) != c {
 		return
 	}
-	c := class(cap(b))
-	if 4096<<c != cap(b) {
-		return
-	}
-	b = b[:cap(b)]
-	p.classes[c].Put(&b)
+	p.classes[class(c)].Put(b)
 }
