@@ -383,9 +383,11 @@ func (c *conn) serve(j job) {
 	}
 	switch req.Type {
 	case CmdRead:
-		if _, err := b.ReadAt(*j.buf, int64(req.Offset)); err != nil && !(errors.Is(err, io.EOF)) {
+		n, err := b.ReadAt(*j.buf, int64(req.Offset))
+		if err != nil && !errors.Is(err, io.EOF) {
 			e = errIO
 		}
+		clear((*j.buf)[n:]) // a short read must not leak an older request's data
 		c.simpleReply(req.Handle, e, *j.buf)
 	case CmdWrite:
 		switch {
