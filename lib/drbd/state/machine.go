@@ -15,6 +15,7 @@ const (
 	ActSendSyncUUID ActionKind = "send-sync-uuid" // send the new sync UUID (UUIDs already rotated)
 	ActSendBitmap   ActionKind = "send-bitmap"    // exchange bitmaps (WFBitMapS/T)
 	ActSetBitmap    ActionKind = "set-all-bits"   // set every bitmap bit (full sync) and write it
+	ActClearBitmap  ActionKind = "clear-all-bits" // clear every bitmap bit and write it
 	ActWriteBitmap  ActionKind = "write-bitmap"   // write out changed bitmap pages
 	ActStartResync  ActionKind = "start-resync"   // begin resync requests (target) or serving (source)
 	ActStartVerify  ActionKind = "start-verify"
@@ -59,6 +60,8 @@ type (
 	PauseSync        struct{}
 	ResumeSync       struct{}
 	Outdate          struct{}
+	// NewCurrentUUID is drbdsetup new-current-uuid [--clear-bitmap].
+	NewCurrentUUID struct{ ClearBitmap bool }
 	// FenceResult reports the fence-peer handler's outcome after a
 	// Promote request asked for it: Outdated true when the handler
 	// confirmed the peer is outdated (exit code 4, 5 or 7).
@@ -116,6 +119,7 @@ func (PauseSync) event()        {}
 func (ResumeSync) event()       {}
 func (Outdate) event()          {}
 func (FenceResult) event()      {}
+func (NewCurrentUUID) event()   {}
 func (Established) event()      {}
 func (PeerParams) event()       {}
 func (PeerState) event()        {}
@@ -145,6 +149,9 @@ type Machine struct {
 	// DiscardMyData is set by connect --discard-my-data until the next
 	// handshake.
 	DiscardMyData bool
+	// SkipInitialSync is set for the UUIDs sent after new-current-uuid
+	// --clear-bitmap on a just-created connected pair.
+	SkipInitialSync bool
 	// Rand returns fresh random UUIDs. Required.
 	Rand func() uint64
 
@@ -400,6 +407,18 @@ func (m *Machine) step(ev Event) Result {
 		if s.Conn < Connected {
 			return NothingToDo
 		}
+		// The peer skipped the initial sync (new-current-uuid
+		// --clear-bitmap): take its UUID, both disks are UpToDate.
+		if e.Flags&PeerFlagSkipInitSync != 0 && s.Conn == Connected && s.Disk == Inconsistent &&
+			clr(m.UUID.Current) == JustCreated {
+			m.UUID.Current, m.UUID.Bitmap = e.UUIDs.Current, 0
+			m.act(ActClearBitmap, "")
+			m.act(ActWriteMeta, "")
+			m.peerUUIDs = e.UUIDs
+			ns := s
+			ns.Disk, ns.PDsk, ns.Peer = UpToDate, UpToDate, e.Role
+			return m.set(ns, false, true)
+		}
 		// invalidate / invalidate-remote are cluster-wide changes: the
 		// peer's StartingSyncT makes this side StartingSyncS and back.
 		if s.Conn == Connected && (e.Conn == StartingSyncS || e.Conn == StartingSyncT) {
@@ -439,6 +458,7 @@ func (m *Machine) step(ev Event) Result {
 			return NothingToDo
 		}
 		m.Env.StateSent = false
+		m.SkipInitialSync = false
 		ns := s
 		ns.Conn = e.Conn
 		m.set(ns, true, true)
@@ -510,6 +530,35 @@ func (m *Machine) step(ev Event) Result {
 		}
 		f := e.Outdated
 		return m.primary(m.pendingForce, &f)
+	case NewCurrentUUID:
+		if !hasLdev(s) {
+			return IsDiskless
+		}
+		skip := s.Conn == Connected && m.Cfg.proto() >= 90 && m.UUID.Current == JustCreated && e.ClearBitmap
+		if !skip && s.Conn != StandAlone {
+			return NeedStandAlone
+		}
+		if skip {
+			m.logf("Preparing to skip initial sync")
+		}
+		if m.UUID.Bitmap != 0 {
+			m.UUID = m.UUID.pushHistory(m.UUID.Bitmap)
+			m.UUID.Bitmap = 0
+		}
+		m.UUID = m.UUID.NewCurrent(m.Rand(), s.Role == Primary)
+		m.act(ActWriteMeta, "")
+		if e.ClearBitmap {
+			m.act(ActClearBitmap, "")
+		}
+		if !skip {
+			return Success
+		}
+		m.SkipInitialSync = true
+		m.act(ActSendUUIDs, "")
+		m.UUID.Bitmap = 0
+		ns := s
+		ns.Disk, ns.PDsk = UpToDate, UpToDate
+		return m.set(ns, false, true)
 	case Demote:
 		ns := s
 		ns.Role = Secondary
@@ -682,6 +731,7 @@ func (m *Machine) handshake(p PeerParams) Result {
 	}
 	m.UUID = dec.Self
 	m.Env.StateSent = false
+	m.SkipInitialSync = false
 	if dec.Demote {
 		ns := m.S
 		ns.Role = Secondary

@@ -7,7 +7,9 @@ import (
 )
 
 func genEvent(t *rapid.T) Event {
-	switch rapid.IntRange(0, 18).Draw(t, "kind") {
+	switch rapid.IntRange(0, 19).Draw(t, "kind") {
+	case 19:
+		return NewCurrentUUID{ClearBitmap: rapid.Bool().Draw(t, "cb")}
 	case 0:
 		return Attach{Consistent: rapid.Bool().Draw(t, "c"), WasUpToDate: rapid.Bool().Draw(t, "w"), PeerOutdated: rapid.Bool().Draw(t, "po")}
 	case 1:
@@ -58,7 +60,7 @@ func genEvent(t *rapid.T) Event {
 
 func isRequest(ev Event) bool {
 	switch ev.(type) {
-	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate:
+	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate, NewCurrentUUID:
 		return true
 	}
 	return false
@@ -81,7 +83,7 @@ func TestMachineInvariants(t *testing.T) {
 			before := m.S
 			rv, _, _ := m.Step(ev)
 			s := m.S
-			if rv < OutdateWithoutConn || rv > CWNoNeed {
+			if (rv < OutdateWithoutConn && rv != NeedStandAlone) || rv > CWNoNeed {
 				t.Fatalf("%T: result %d out of DRBD's range", ev, rv)
 			}
 			if isRequest(ev) && !rv.OK() && rv != InTransientState && s != before {

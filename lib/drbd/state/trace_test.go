@@ -35,7 +35,8 @@ var update = flag.Bool("update", false, "rewrite the expected output of the trac
 // Events: attach [consistent] [was-up-to-date] [peer-outdated], detach
 // [force], connect [discard-my-data], disconnect [force], primary [force],
 // secondary, invalidate, invalidate-remote, verify, pause-sync,
-// resume-sync, outdate, fenced yes|no, io-error.
+// resume-sync, outdate, fenced yes|no, io-error, new-current-uuid
+// [clear-bitmap].
 func TestTraces(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.trace")
 	if len(files) == 0 {
@@ -241,6 +242,8 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 		ev = FenceResult{Outdated: args["yes"]}
 	case "io-error":
 		ev = DiskIOError{}
+	case "new-current-uuid":
+		ev = NewCurrentUUID{ClearBitmap: args["clear-bitmap"]}
 	default:
 		t.Fatalf("unknown event %q", f[1])
 	}
@@ -261,6 +264,9 @@ func peerFlags(m *Machine) uint64 {
 	}
 	if m.CrashedPrimary {
 		f |= PeerFlagCrashedPrimary
+	}
+	if m.SkipInitialSync {
+		f |= PeerFlagSkipInitSync
 	}
 	return f
 }

@@ -104,7 +104,10 @@ func TestTwoNodes(t *testing.T) {
 		for range rapid.IntRange(1, 30).Draw(t, "steps") {
 			i := rapid.IntRange(0, 1).Draw(t, "node")
 			m := p.m[i]
-			switch rapid.IntRange(0, 11).Draw(t, "cmd") {
+			switch rapid.IntRange(0, 12).Draw(t, "cmd") {
+			case 12:
+				m.Step(NewCurrentUUID{ClearBitmap: rapid.Bool().Draw(t, "cb")})
+				p.settle()
 			case 0:
 				p.link()
 			case 1:

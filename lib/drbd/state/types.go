@@ -277,6 +277,9 @@ const (
 	ConcurrentStateChange Result = -19
 	OtherVolPeerPrimary   Result = -20
 	OutdateWithoutConn    Result = -21
+
+	// ERR_* codes, negated.
+	NeedStandAlone Result = -151 // ERR_CONNECTED
 )
 
 var resultTexts = map[Result]string{
@@ -300,6 +303,7 @@ var resultTexts = map[Result]string{
 	ConcurrentStateChange: "Concurrent state changes detected and aborted",
 	OutdateWithoutConn:    "Need a connection for a graceful disconnect/outdate peer",
 	OtherVolPeerPrimary:   "Other vol primary on peer not allowed by config",
+	NeedStandAlone:        "Need to be StandAlone",
 }
 
 // OK reports whether the result is a success (SS_SUCCESS or better).
@@ -326,17 +330,35 @@ func (r Result) Text() string {
 
 // String is "(-2) Need access to UpToDate data", the form drbdsetup prints
 // after "State change failed: ".
-func (r Result) String() string { return fmt.Sprintf("(%d) %s", int(r), r.Text()) }
+func (r Result) String() string {
+	if r.IsFailure() {
+		return fmt.Sprintf("(%d) %s", -int(r), r.Text())
+	}
+	return fmt.Sprintf("(%d) %s", int(r), r.Text())
+}
 
-// Error makes a refusal usable as an error.
-func (r Result) Error() string { return "State change failed: " + r.String() }
+// IsFailure reports whether r is one of DRBD's ERR_* codes (refusals
+// before any state change, printed "Failure: (151) ..."), which Result
+// carries negated, at -100 and below.
+func (r Result) IsFailure() bool { return r <= -100 }
 
-// ExitCode is the drbdsetup exit code for a failed state change: 17 for
-// -2, 5 for -16, 16 for -4, otherwise 11; 0 on success.
+// Error makes a refusal usable as an error, worded as drbdsetup does.
+func (r Result) Error() string {
+	if r.IsFailure() {
+		return "Failure: " + r.String()
+	}
+	return "State change failed: " + r.String()
+}
+
+// ExitCode is the drbdsetup exit code: for a failed state change 17 for
+// -2, 5 for -16, 16 for -4, otherwise 11; 10 for an ERR_* failure; 0 on
+// success.
 func (r Result) ExitCode() int {
 	switch {
 	case r.OK():
 		return 0
+	case r.IsFailure():
+		return 10
 	case r == NoUpToDateDisk:
 		return 17
 	case r == LowerThanOutdated:

@@ -146,6 +146,7 @@ const (
 	PeerFlagDiscardMyData  = 1
 	PeerFlagCrashedPrimary = 2
 	PeerFlagInconsistent   = 4
+	PeerFlagSkipInitSync   = 8 // new-current-uuid --clear-bitmap on a fresh pair
 )
 
 // Handshake is everything drbd_sync_handshake looks at, from one node's

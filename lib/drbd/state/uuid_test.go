@@ -348,6 +348,7 @@ func TestResultTexts(t *testing.T) {
 		{NoLocalDisk, "(-4) Can not resync without local disk", 16},
 		{OutdateWithoutConn, "(-21) Need a connection for a graceful disconnect/outdate peer", 11},
 		{Success, "(1) Success", 0},
+		{NeedStandAlone, "(151) Need to be StandAlone", 10},
 	} {
 		if c.r.String() != c.s || c.r.ExitCode() != c.exit {
 			t.Errorf("%d: %q exit %d, want %q exit %d", int(c.r), c.r.String(), c.r.ExitCode(), c.s, c.exit)
