@@ -264,3 +264,37 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckProtocol(t *testing.T) {
+	p := func(mod func(*Protocol)) Protocol {
+		x := Protocol{Protocol: ProtoC, AfterSB0: uint32(state.ASBDiscardLocal), AfterSB1: uint32(state.ASBConsensus)}
+		if mod != nil {
+			mod(&x)
+		}
+		return x
+	}
+	mine := p(nil)
+	for _, c := range []struct {
+		peer Protocol
+		want string
+	}{
+		// The peer's discard-remote is our discard-local.
+		{p(func(x *Protocol) { x.AfterSB0 = uint32(state.ASBDiscardRemote) }), ""},
+		{p(nil), "incompatible after-sb-0pri settings"},
+		{p(func(x *Protocol) { x.AfterSB0 = uint32(state.ASBDiscardRemote); x.Protocol = ProtoA }), "incompatible protocol settings"},
+		{p(func(x *Protocol) { x.AfterSB0 = uint32(state.ASBDiscardRemote); x.AfterSB1 = 0 }), "incompatible after-sb-1pri settings"},
+		{p(func(x *Protocol) { x.AfterSB0 = uint32(state.ASBDiscardRemote); x.TwoPrimaries = 1 }), "incompatible allow-two-primaries settings"},
+		{p(func(x *Protocol) { x.AfterSB0 = uint32(state.ASBDiscardRemote); x.IntegrityAlg = "crc32c" }), "incompatible data-integrity-alg settings"},
+	} {
+		err := CheckProtocol(mine, c.peer)
+		if (c.want == "" && err != nil) || (c.want != "" && (err == nil || !strings.HasSuffix(err.Error(), c.want))) {
+			t.Errorf("%+v: %v, want %q", c.peer, err, c.want)
+		}
+	}
+	both := p(func(x *Protocol) { x.ConnFlags = CFDiscardMyData })
+	both.AfterSB0 = uint32(state.ASBDiscardRemote)
+	me := p(func(x *Protocol) { x.ConnFlags = CFDiscardMyData })
+	if err := CheckProtocol(me, both); err == nil || !strings.HasSuffix(err.Error(), "incompatible discard-my-data settings") {
+		t.Errorf("both discard-my-data: %v", err)
+	}
+}
