@@ -111,11 +111,12 @@ func (d *Device) Create(force bool) (*SuperBlock, error) {
 	if err := d.writeAt(InitialAL(DefaultALStripe, DefaultALSize4k), l.ALOffset); err != nil {
 		return nil, err
 	}
-	// Zero the bitmap area in 1 MiB steps.
+	// Zero the bitmap for a data device as large as this one, as
+	// drbdmeta does, in 1 MiB steps (within the slot for external meta
+	// data).
 	bmBytes := BitmapBytes(d.Size >> 9)
 	if l.Index != Internal {
-		bmBytes = uint64(l.MDSizeSect-uint32(l.BMOffSect)) * SectorSize
-		bmBytes = min(bmBytes, BitmapBytes(l.MaxUsableSect))
+		bmBytes = min(bmBytes, uint64(l.MDSizeSect-uint32(l.BMOffSect))*SectorSize)
 	}
 	zero := make([]byte, 1<<20)
 	for off := uint64(0); off < bmBytes; off += uint64(len(zero)) {
