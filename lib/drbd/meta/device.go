@@ -40,6 +40,11 @@ func Open(path string, idx Index, write bool) (*Device, error) {
 	l, err := NewLayout(idx, size)
 	if err != nil {
 		f.Close()
+		var ts *TooSmallError
+		if errors.As(err, &ts) {
+			ts.Path = path
+			return nil, ts
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &Device{f: f, Path: path, Size: size, Layout: l}, nil

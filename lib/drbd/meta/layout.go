@@ -37,6 +37,20 @@ func ParseIndex(s string) (Index, error) {
 	return Index(n), nil
 }
 
+// TooSmallError is drbdmeta's "Device too small" refusal (exit code 10).
+type TooSmallError struct {
+	Offset, Size uint64
+	Path         string // filled in by Open
+}
+
+func (e *TooSmallError) Error() string {
+	p := e.Path
+	if p == "" {
+		p = "the device"
+	}
+	return fmt.Sprintf("Device too small: expecting meta data block at\nbyte offset %d, but %s is only %d bytes.", e.Offset, p, e.Size)
+}
+
 // Layout is where the pieces of the meta data are on the meta-data
 // device, in bytes, and how much of the data device is usable.
 type Layout struct {
@@ -93,7 +107,7 @@ func NewLayout(idx Index, devSize uint64) (Layout, error) {
 		return l, fmt.Errorf("bad meta data index %d", idx)
 	}
 	if devSize < BlockSize || l.MDOffset > devSize-BlockSize {
-		return l, fmt.Errorf("Device too small: expecting meta data block at\nbyte offset %d, but the device is only %d bytes.", l.MDOffset, devSize)
+		return l, &TooSmallError{Offset: l.MDOffset, Size: devSize}
 	}
 	l.ALOffset = uint64(int64(l.MDOffset) + int64(l.ALOffSect)*SectorSize)
 	l.BMOffset = uint64(int64(l.MDOffset) + int64(l.BMOffSect)*SectorSize)

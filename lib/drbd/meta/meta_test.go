@@ -35,7 +35,9 @@ func TestLayoutSizes(t *testing.T) {
 			t.Errorf("%s %d: got %+v", c.idx, c.size, l)
 		}
 	}
-	if _, err := NewLayout(Index(2), 256<<20); err == nil || !strings.Contains(err.Error(), "Device too small: expecting meta data block at\nbyte offset 268435456") {
+	p := filepath.Join(t.TempDir(), "small")
+	os.Truncate(createFile(t, p), 256<<20)
+	if _, err := Open(p, Index(2), false); err == nil || err.Error() != "Device too small: expecting meta data block at\nbyte offset 268435456, but "+p+" is only 268435456 bytes." {
 		t.Errorf("slot beyond the device: %v", err)
 	}
 }
