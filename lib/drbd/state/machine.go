@@ -378,8 +378,13 @@ func (m *Machine) step(ev Event) Result {
 		case AlreadyStandalone:
 			return Success
 		case PrimaryNop:
+			// The state checks want to see the peer outdated.
 			ns.PDsk = Outdated
-			rv = m.set(ns, e.Force, true)
+			rv = m.set(ns, false, false)
+			if rv == OutdateWithoutConn {
+				ns.PDsk = s.PDsk
+				rv = m.set(ns, false, true)
+			}
 		}
 		if !rv.OK() {
 			return rv
