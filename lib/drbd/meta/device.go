@@ -12,7 +12,7 @@ import (
 // Device is an open meta-data device (for internal meta data, the
 // backing disk itself): a block device or a regular file.
 type Device struct {
-	f      *os.File
+	f      storage
 	Path   string
 	Size   uint64
 	Layout Layout // the layout create-md would use; after Read, the one found
@@ -47,7 +47,31 @@ func Open(path string, idx Index, write bool) (*Device, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return &Device{f: f, Path: path, Size: size, Layout: l}, nil
+	return &Device{f: fileStorage{f}, Path: path, Size: size, Layout: l}, nil
+}
+
+// storage is what Device needs from the disk; a file in production, a
+// crash simulator in tests.
+type storage interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+	Sync() error
+	Close() error
+}
+
+type fileStorage struct{ *os.File }
+
+// Sync is fdatasync: the data and the size, not the timestamps.
+func (f fileStorage) Sync() error { return unix.Fdatasync(int(f.Fd())) }
+
+// NewDeviceOn opens meta data on any storage (tests use it to simulate
+// crashes).
+func newDeviceOn(s storage, path string, idx Index, size uint64) (*Device, error) {
+	l, err := NewLayout(idx, size)
+	if err != nil {
+		return nil, err
+	}
+	return &Device{f: s, Path: path, Size: size, Layout: l}, nil
 }
 
 func deviceSize(f *os.File) (uint64, error) {
@@ -71,7 +95,7 @@ func deviceSize(f *os.File) (uint64, error) {
 // Close closes the device.
 func (d *Device) Close() error { return d.f.Close() }
 
-func (d *Device) sync() error { return unix.Fdatasync(int(d.f.Fd())) }
+func (d *Device) sync() error { return d.f.Sync() }
 
 func (d *Device) writeAt(b []byte, off uint64) error {
 	_, err := d.f.WriteAt(b, int64(off))
@@ -101,16 +125,28 @@ func (d *Device) Read() (*SuperBlock, error) {
 
 // Create writes fresh meta data (create-md): current UUID JustCreated,
 // the other UUIDs 0, flags AL_CLEAN, an initialised activity log and a
-// zeroed bitmap. The super block is written last (see the package
-// comment). With valid meta data present it returns ErrExists unless
+// zeroed bitmap. An existing super block is invalidated first and the
+// new one written last, each step synced (see the package comment). With valid meta data present it returns ErrExists unless
 // force.
 func (d *Device) Create(force bool) (*SuperBlock, error) {
-	if _, err := d.Read(); err == nil && !force {
+	_, err := d.Read()
+	if err == nil && !force {
 		return nil, ErrExists
 	}
+	old := err == nil
 	l, err := NewLayout(d.Layout.Index, d.Size)
 	if err != nil {
 		return nil, err
+	}
+	if old {
+		// Invalidate the old super block first, so that a crash cannot
+		// leave the old UUIDs over a bitmap that is already zeroed.
+		if err := d.writeAt(make([]byte, BlockSize), d.Layout.MDOffset); err != nil {
+			return nil, err
+		}
+		if err := d.sync(); err != nil {
+			return nil, err
+		}
 	}
 	d.Layout = l
 	if err := d.writeAt(InitialAL(DefaultALStripe, DefaultALSize4k), l.ALOffset); err != nil {
@@ -301,6 +337,11 @@ func (d *Device) ApplyAL() (uint64, error) {
 		}
 		added = ApplyALToBitmap(bm, hot)
 		if err := d.writeAt(bm, d.Layout.BMOffset); err != nil {
+			return 0, err
+		}
+		// The bits must be durable before the log that implies them is
+		// reset.
+		if err := d.sync(); err != nil {
 			return 0, err
 		}
 	}

@@ -15,10 +15,14 @@
 //     and a sector write is atomic on disks (the same assumption DRBD makes).
 //     A super block update (UUID rotation, flags) is therefore a single
 //     pwrite followed by fdatasync: all or nothing.
-//   - create-md writes the activity log and the zeroed bitmap first,
-//     fdatasyncs, and writes the super block (the magic that makes the meta
-//     data valid) last, then fdatasyncs again. A crash before the end
-//     leaves no valid meta data, never valid meta data with garbage behind.
+//   - create-md first invalidates an existing super block (synced), then
+//     writes the activity log and the zeroed bitmap, fdatasyncs, and writes
+//     the super block (the magic that makes the meta data valid) last, then
+//     fdatasyncs again. A crash before the end leaves no valid meta data,
+//     never valid meta data with a bitmap that is not its own.
+//   - apply-al writes and syncs the bitmap with the hot extents' bits
+//     before it resets the activity log, and marks the meta data clean
+//     last.
 //   - wipe-md destroys the super block first (and syncs), so a crash
 //     half-way leaves no valid meta data rather than a valid super block
 //     over a half-wiped bitmap.
