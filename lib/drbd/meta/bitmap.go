@@ -230,3 +230,29 @@ func LoadBitmap(data []byte, nbits uint64) (*Bitmap, error) {
 	}
 	return b, nil
 }
+
+// Words is the number of 64-bit words.
+func (b *Bitmap) Words() int { return len(b.words) }
+
+// Word returns word i (bits 64i..64i+63, little-endian bit order).
+func (b *Bitmap) Word(i int) uint64 { return b.words[i] }
+
+// OrWord merges a peer's word i into the bitmap (bits beyond Len are
+// ignored) and returns how many bits it added.
+func (b *Bitmap) OrWord(i int, w uint64) uint64 {
+	if i >= len(b.words) {
+		return 0
+	}
+	if i == len(b.words)-1 && b.nbits%64 != 0 {
+		w &= (1 << (b.nbits % 64)) - 1
+	}
+	add := w &^ b.words[i]
+	if add == 0 {
+		return 0
+	}
+	b.words[i] |= add
+	n := uint64(bits.OnesCount64(add))
+	b.set += n
+	b.markDirty(uint64(i))
+	return n
+}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/meta"
 )
 
 type memDisk struct {
@@ -163,5 +165,31 @@ func TestSenderFailsOnConnectionLoss(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("write still waiting after the connection dropped")
+	}
+}
+
+func TestBitmapExchange(t *testing.T) {
+	a, b := socketPair(t)
+	ca, cb := NewConn(a), NewConn(b)
+	ca.Version, cb.Version = 101, 101
+	const bits = 100000 // 1563 words: 4 packets of 510
+	src := meta.NewBitmap(bits)
+	src.SetRange(5, 1000)
+	src.Set(bits - 1)
+	src.SetRange(70000, 64)
+	dst := meta.NewBitmap(bits)
+	dst.SetRange(500, 10) // already inside the source's range
+	dst.Set(99998)        // only on this side
+	errc := make(chan error, 1)
+	go func() { errc <- SendBitmap(ca, src) }()
+	added, err := ReceiveBitmap(cb, dst)
+	if err != nil || <-errc != nil {
+		t.Fatal(err)
+	}
+	if want := src.Count() - 10; added != want {
+		t.Fatalf("added %d bits, want %d", added, want)
+	}
+	if dst.Count() != src.Count()+1 || !dst.Test(99998) || !dst.Test(bits-1) || !dst.Test(70063) {
+		t.Fatalf("merged bitmap: %d bits", dst.Count())
 	}
 }
