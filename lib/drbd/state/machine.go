@@ -75,13 +75,13 @@ type (
 	// PeerParams is the peer's handshake: its UUIDs, bitmap weight, flags,
 	// role and disk. The machine runs the sync handshake on it.
 	PeerParams struct {
-		UUIDs            UUIDs
-		Bits             uint64
-		SelfBits         uint64
-		Flags            uint64
-		Role             Role
-		Disk             Disk
-		ResolveConflicts bool // this node holds RESOLVE_CONFLICTS
+		UUIDs            UUIDs  // the peer's generation UUIDs (P_UUIDS)
+		Bits             uint64 // set bits in the peer's bitmap
+		SelfBits         uint64 // set bits in our own bitmap
+		Flags            uint64 // the peer's UUID flags (PeerFlag*)
+		Role             Role   // the peer's role (P_STATE)
+		Disk             Disk   // the peer's disk state (P_STATE)
+		ResolveConflicts bool   // this node holds RESOLVE_CONFLICTS
 	}
 	// PeerState is a later state report of the peer, with its UUIDs as it
 	// last sent them. A report that shows the peer starting a sync, or
@@ -92,10 +92,10 @@ type (
 		Disk             Disk
 		Conn             Conn
 		UUIDs            UUIDs
-		Bits             uint64
-		Flags            uint64
-		SelfBits         uint64
-		ResolveConflicts bool
+		Bits             uint64 // set bits in the peer's bitmap
+		Flags            uint64 // the peer's UUID flags (PeerFlag*)
+		SelfBits         uint64 // set bits in our own bitmap
+		ResolveConflicts bool   // this node holds RESOLVE_CONFLICTS
 	}
 	// NetFailure: the connection broke; Conn is Timeout, BrokenPipe,
 	// NetworkFailure, ProtocolError or TearDown.
