@@ -72,7 +72,7 @@ func (c *crashDisk) images(base []byte, n int, r *rand.Rand) [][]byte {
 	return out
 }
 
-const crashSize = 4 << 20
+const crashSize = 2 << 20
 
 // fresh returns a device on a crash disk holding img.
 func fresh(t *testing.T, img []byte) (*Device, *crashDisk) {
@@ -98,7 +98,7 @@ func existing(t *testing.T) ([]byte, *SuperBlock, []byte) {
 	d.WriteSuper(s)
 	bm, _ := d.ReadBitmap(s.LaSizeSect)
 	bm.SetRange(10, 500)
-	bm.SetRange(900, 3)
+	bm.SetRange(400, 3)
 	d.WriteBitmap(bm)
 	area, _ := d.BitmapArea(s.LaSizeSect)
 	return bytes.Clone(c.cur), s, area
@@ -218,7 +218,7 @@ func TestCrashApplyAL(t *testing.T) {
 	d.MarkUnclean(s)
 	a := NewActivityLog(61, 1, 8, 0)
 	for i := uint32(0); i < 12; i++ {
-		a.Begin(i % 2) // extents 0 and 1 lie on this 4 MiB device
+		a.Begin(i % 2) // extent 0 lies on this 2 MiB device
 		a.Begin(100 + i)
 		blk, off := a.Transaction()
 		d.WriteALBlock(blk, off)
