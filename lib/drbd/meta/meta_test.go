@@ -599,3 +599,70 @@ func readAt(t *testing.T, dev string, off, n uint64) []byte {
 	}
 	return b
 }
+
+// TestExistingDataAgainstDrbdmeta: what create-md says about a file
+// system, swap or other data on the device, and when it refuses (40).
+func TestExistingDataAgainstDrbdmeta(t *testing.T) {
+	const size = 64 << 20
+	dev := loopDevice(t, size)
+	for _, c := range []struct {
+		name  string
+		setup []string
+	}{
+		{"ext4 filling the device", []string{"mkfs.ext4", "-q", "-F", dev}},
+		{"ext4 leaving room", []string{"mkfs.ext4", "-q", "-F", dev, "60M"}},
+		{"swap", []string{"mkswap", dev}},
+		{"random data", []string{"dd", "if=/dev/urandom", "of=" + dev, "bs=1K", "count=100", "conv=notrunc"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := exec.LookPath(c.setup[0]); err != nil {
+				t.Skipf("%s not installed", c.setup[0])
+			}
+			writeAt(t, dev, make([]byte, 1<<20), 0)
+			writeAt(t, dev, make([]byte, 64<<10), size-64<<10)
+			if out, err := exec.Command(c.setup[0], c.setup[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v %s", c.setup, err, out)
+			}
+			d, err := Open(dev, Internal, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			var ours bytes.Buffer
+			_, cerr := d.CheckExistingData(&ours, d.Layout)
+			cmd := exec.Command("drbdmeta", "--force", "0", "v08", dev, "internal", "create-md")
+			var stdout bytes.Buffer
+			cmd.Stdout = &stdout
+			err = cmd.Run()
+			real := stdout.String()
+			if i := strings.Index(real, "initializing activity log"); i >= 0 {
+				real = real[:i]
+			}
+			if real != ours.String() {
+				t.Errorf("drbdmeta said:\n%s\nwe said:\n%s", real, ours.String())
+			}
+			refused := false
+			if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 40 {
+				refused = true
+			}
+			if refused != errors.Is(cerr, ErrRefused) {
+				t.Errorf("drbdmeta refused=%v, we: %v", refused, cerr)
+			}
+		})
+	}
+}
+
+// FuzzDetect: the file-system guesser never panics on any device start.
+func FuzzDetect(f *testing.F) {
+	ext := make([]byte, soMuch)
+	ext[0x438], ext[0x439], ext[0x45c], ext[0x418] = 0x53, 0xEF, 4, 2
+	f.Add(ext)
+	f.Add([]byte("XFSB\x00\x00\x10\x00"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		found, ok := Detect(b)
+		if ok && found.Type == "" {
+			t.Fatal("found something without a name")
+		}
+	})
+}
