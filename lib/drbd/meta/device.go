@@ -196,20 +196,13 @@ func (d *Device) WriteSuper(s *SuperBlock) error {
 	return d.sync()
 }
 
-// Wipe destroys the meta data (wipe-md): the super block first, synced,
-// then the activity log.
+// Wipe destroys the meta data (wipe-md): like drbdmeta, it zeroes the
+// super block (one synced 4 KiB write), which makes the rest meaningless.
 func (d *Device) Wipe() error {
 	if _, err := d.Read(); err != nil {
 		return err
 	}
 	if err := d.writeAt(make([]byte, BlockSize), d.Layout.MDOffset); err != nil {
-		return err
-	}
-	if err := d.sync(); err != nil {
-		return err
-	}
-	s := SuperBlock{ALStripes: DefaultALStripe, ALStripeSize4k: DefaultALSize4k}
-	if err := d.writeAt(make([]byte, s.ALSizeSect()*SectorSize), d.Layout.ALOffset); err != nil {
 		return err
 	}
 	return d.sync()

@@ -666,3 +666,67 @@ func FuzzDetect(f *testing.F) {
 		}
 	})
 }
+
+// TestCommandsAgainstDrbdmeta compares create-md and wipe-md, stdout and
+// stderr, with drbdmeta's, with --force and without a terminal.
+func TestCommandsAgainstDrbdmeta(t *testing.T) {
+	const size = 64 << 20
+	dev := loopDevice(t, size)
+	run := func(force bool, cmd string) (string, string, int) {
+		args := []string{"0", "v08", dev, "internal", cmd}
+		if force {
+			args = append([]string{"--force"}, args...)
+		}
+		c := exec.Command("drbdmeta", args...)
+		var o, e bytes.Buffer
+		c.Stdout, c.Stderr = &o, &e
+		err := c.Run()
+		rc := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		}
+		return o.String(), e.String(), rc
+	}
+	ours := func(force bool, cmd string) (string, string, int) {
+		d, err := Open(dev, Internal, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		var o, e bytes.Buffer
+		p := Prompter{Force: force}
+		if cmd == "create-md" {
+			err = CreateMD(d, &o, &e, p)
+		} else {
+			err = WipeMD(d, &o, &e, p)
+		}
+		return o.String(), e.String(), ExitCode(err)
+	}
+	for _, step := range []struct {
+		force bool
+		cmd   string
+	}{
+		{true, "create-md"},  // fresh device
+		{true, "create-md"},  // over existing meta data
+		{false, "create-md"}, // no terminal, no --force: cancelled
+		{false, "wipe-md"},   // cancelled
+		{true, "wipe-md"},
+		{true, "wipe-md"}, // nothing to wipe
+	} {
+		// Both tools run from the same starting point: save and restore
+		// the meta data area around drbdmeta's run.
+		l, _ := NewLayout(Internal, size)
+		before := readArea(t, dev, l)
+		ro, re, rrc := run(step.force, step.cmd)
+		after := readArea(t, dev, l)
+		writeAt(t, dev, before, l.BMOffset)
+		oo, oe, orc := ours(step.force, step.cmd)
+		if ro != oo || re != oe || rrc != orc {
+			t.Fatalf("%s (force %v):\ndrbdmeta rc %d stdout:\n%s\nstderr:\n%s\nours rc %d stdout:\n%s\nstderr:\n%s",
+				step.cmd, step.force, rrc, ro, re, orc, oo, oe)
+		}
+		if got := readArea(t, dev, l); !bytes.Equal(got, after) {
+			t.Fatalf("%s (force %v): meta data area differs from drbdmeta's result", step.cmd, step.force)
+		}
+	}
+}

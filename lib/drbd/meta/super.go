@@ -23,9 +23,8 @@
 //   - apply-al writes and syncs the bitmap with the hot extents' bits
 //     before it resets the activity log, and marks the meta data clean
 //     last.
-//   - wipe-md destroys the super block first (and syncs), so a crash
-//     half-way leaves no valid meta data rather than a valid super block
-//     over a half-wiped bitmap.
+//   - wipe-md only zeroes the super block (one synced write): a crash
+//     leaves either the whole old meta data or none.
 //   - A full sync sets FULL_SYNC in the super block (synced) before it sets
 //     every bitmap bit, and clears the flag only after the bitmap is synced:
 //     after a crash in between, attach sees the flag and sets all bits
