@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // ErrCancelled is drbdmeta's "Operation cancelled." (exit code 1): the
@@ -104,10 +103,10 @@ func ExitCode(err error) int {
 		return 40
 	case errors.Is(err, ErrCancelled), errors.Is(err, ErrNoMetaData):
 		return 1
-	case errors.As(err, &ts):
+	case errors.Is(err, ErrInconsistent):
+		return 5
+	case errors.As(err, &ts), errors.Is(err, ErrBadGI):
 		return 10
-	case strings.Contains(err.Error(), "is not a block device"):
-		return 20
 	}
 	return 20
 }

@@ -730,3 +730,62 @@ func TestCommandsAgainstDrbdmeta(t *testing.T) {
 		}
 	}
 }
+
+// TestGIAgainstDrbdmeta: set-gi, outdate and invalidate change the meta
+// data as drbdmeta's do (compared through get-gi).
+func TestGIAgainstDrbdmeta(t *testing.T) {
+	dev := loopDevice(t, 64<<20)
+	d, err := Open(dev, Internal, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	s, err := d.Create(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ cmd, arg string }{
+		{"set-gi", "1234ABCD:::AB:1:1:0:1"},
+		{"set-gi", ":5:::0"},
+		{"outdate", ""},
+		{"set-gi", "::::1:1:1:1:1:1:1"},
+		{"invalidate", ""},
+		{"outdate", ""}, // now inconsistent: refused with 5
+	} {
+		args := []string{"--force", "0", "v08", dev, "internal", c.cmd}
+		if c.arg != "" {
+			args = append(args, c.arg)
+		}
+		out, err := exec.Command("drbdmeta", args...).CombinedOutput()
+		rc := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		}
+		var ours error
+		switch c.cmd {
+		case "set-gi":
+			ours = s.SetGI(c.arg)
+		case "outdate":
+			ours = s.Outdate()
+		case "invalidate":
+			s.Invalidate()
+		}
+		wantRC := 0
+		if errors.Is(ours, ErrInconsistent) {
+			wantRC = 5
+		}
+		if rc != wantRC {
+			t.Fatalf("%s %s: drbdmeta rc %d, ours %v\n%s", c.cmd, c.arg, rc, ours, out)
+		}
+		real := strings.TrimSpace(drbdmeta(t, dev, "get-gi"))
+		if real != s.GI() {
+			t.Fatalf("%s %s: drbdmeta %s, ours %s", c.cmd, c.arg, real, s.GI())
+		}
+	}
+	if err := s.SetGI("xyz"); err == nil || !strings.Contains(err.Error(), "'xyz' is not a number.") {
+		t.Errorf("bad set-gi: %v", err)
+	}
+	if err := s.SetGI("::::2"); err == nil || !strings.Contains(err.Error(), "'2' is not 0 or 1.") {
+		t.Errorf("bad set-gi flag: %v", err)
+	}
+}
