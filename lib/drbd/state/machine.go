@@ -47,6 +47,9 @@ type (
 	// Attach binds the backing disk whose meta data carries these flags.
 	Attach struct {
 		Consistent, WasUpToDate, PeerOutdated bool
+		// PrimaryInd: the node was Primary when the meta data was last
+		// written; attaching then marks it a crashed Primary.
+		PrimaryInd bool
 	}
 	Detach     struct{ Force bool }
 	Connect    struct{ DiscardMyData bool }
@@ -308,6 +311,7 @@ func (m *Machine) step(ev Event) Result {
 		if rv := m.set(ns, true, true); !rv.OK() {
 			return rv
 		}
+		m.CrashedPrimary = e.PrimaryInd && !(s.Role == Primary && s.SuspNod)
 		ns = m.S
 		switch {
 		case e.Consistent && e.WasUpToDate:

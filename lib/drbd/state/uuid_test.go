@@ -358,3 +358,40 @@ func TestResultTexts(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestMDFlags(t *testing.T) {
+	for _, c := range []struct {
+		s       State
+		old     uint32
+		crashed bool
+		want    uint32
+	}{
+		// Fresh create-md (AL_CLEAN only), attached StandAlone Inconsistent.
+		{State{Role: Secondary, Conn: StandAlone, Disk: Inconsistent, PDsk: DUnknown}, MDFALClean, false, 0},
+		// Connected Primary, both UpToDate.
+		{State{Role: Primary, Peer: Secondary, Conn: Connected, Disk: UpToDate, PDsk: UpToDate}, 0, false,
+			MDFPrimaryInd | MDFConnectedInd | MDFConsistent | MDFWasUpToDate},
+		// Disconnected Primary whose peer was outdated; FULL_SYNC kept.
+		{State{Role: Primary, Conn: WFConnection, Disk: UpToDate, PDsk: Outdated}, MDFFullSync, true,
+			MDFFullSync | MDFCrashedPrimary | MDFPrimaryInd | MDFConsistent | MDFWasUpToDate | MDFPeerOutDated},
+		// Outdated Secondary: consistent, not up to date.
+		{State{Role: Secondary, Conn: StandAlone, Disk: Outdated, PDsk: DUnknown}, 0, false, MDFConsistent},
+		// Diskless peer is Primary: we carry the primary indicator.
+		{State{Role: Secondary, Peer: Primary, Conn: Connected, Disk: UpToDate, PDsk: Diskless}, 0, false,
+			MDFPrimaryInd | MDFConnectedInd | MDFConsistent | MDFWasUpToDate},
+	} {
+		if got := MDFlags(c.s, c.old, c.crashed); got != c.want {
+			t.Errorf("%s: flags 0x%02x, want 0x%02x", c.s, got, c.want)
+		}
+	}
+	a := AttachFrom(MDFConsistent | MDFWasUpToDate | MDFPrimaryInd)
+	if !a.Consistent || !a.WasUpToDate || a.PeerOutdated || !a.PrimaryInd {
+		t.Errorf("AttachFrom: %+v", a)
+	}
+	var n uint64
+	m := NewMachine(Config{}, Policies{}, func() uint64 { n++; return n << 4 })
+	m.Step(a)
+	if !m.CrashedPrimary || m.S.Disk != UpToDate {
+		t.Errorf("attach of a crashed primary: %s crashed=%v", m.S, m.CrashedPrimary)
+	}
+}
