@@ -31,8 +31,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of the trac
 //	tell A B                   A's state report reaches B
 //	NAME bits N                the node's bitmap now has N bits set
 //	NAME open N                the device has N openers
+//	NAME restart               crash and restart: same UUIDs, the meta-data
+//	                           flags of the last state, attached again
 //
-// Events: attach [consistent] [was-up-to-date] [peer-outdated], detach
+// Events: attach [consistent] [was-up-to-date] [peer-outdated] [primary-ind], detach
 // [force], connect [discard-my-data], disconnect [force], primary [force],
 // secondary, invalidate, invalidate-remote, verify, pause-sync,
 // resume-sync, outdate, fenced yes|no, io-error, new-current-uuid
@@ -202,6 +204,16 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 	}
 	var ev Event
 	switch f[1] {
+	case "restart":
+		// The node crashes and comes back: a fresh machine with the meta
+		// data its last state left (UUIDs and flags), attached again.
+		flags := MDFlags(n.m.S, 0, n.m.CrashedPrimary)
+		old := n.m
+		n.m = NewMachine(old.Cfg, old.Pol, tr.rand)
+		n.m.UUID = old.UUID
+		fmt.Fprintf(&tr.out, "meta data flags 0x%02x\n", flags)
+		tr.feed(f[0], AttachFrom(flags))
+		return
 	case "bits", "open":
 		v, err := strconv.Atoi(f[2])
 		if err != nil {
@@ -215,7 +227,7 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 		fmt.Fprintf(&tr.out, "ok\n")
 		return
 	case "attach":
-		ev = Attach{Consistent: args["consistent"], WasUpToDate: args["was-up-to-date"], PeerOutdated: args["peer-outdated"]}
+		ev = Attach{Consistent: args["consistent"], WasUpToDate: args["was-up-to-date"], PeerOutdated: args["peer-outdated"], PrimaryInd: args["primary-ind"]}
 	case "detach":
 		ev = Detach{Force: args["force"]}
 	case "connect":
