@@ -342,12 +342,25 @@ func (r Result) String() string {
 // carries negated, at -100 and below.
 func (r Result) IsFailure() bool { return r <= -100 }
 
-// Error makes a refusal usable as an error, worded as drbdsetup does.
-func (r Result) Error() string {
-	if r.IsFailure() {
-		return "Failure: " + r.String()
+// Err returns nil for a success and otherwise an error worded as
+// drbdsetup prints it: "State change failed: (-2) Need access to UpToDate
+// data" or, for ERR_* failures, "Failure: (151) Need to be StandAlone".
+// errors.As with a *StateError recovers the Result.
+func (r Result) Err() error {
+	if r.OK() {
+		return nil
 	}
-	return "State change failed: " + r.String()
+	return &StateError{r}
+}
+
+// StateError is a refused state change as an error.
+type StateError struct{ Result Result }
+
+func (e *StateError) Error() string {
+	if e.Result.IsFailure() {
+		return "Failure: " + e.Result.String()
+	}
+	return "State change failed: " + e.Result.String()
 }
 
 // ExitCode is the drbdsetup exit code: for a failed state change 17 for

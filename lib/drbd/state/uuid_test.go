@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -354,8 +355,18 @@ func TestResultTexts(t *testing.T) {
 			t.Errorf("%d: %q exit %d, want %q exit %d", int(c.r), c.r.String(), c.r.ExitCode(), c.s, c.exit)
 		}
 	}
-	if got := NoUpToDateDisk.Error(); got != "State change failed: (-2) Need access to UpToDate data" {
-		t.Errorf("Error() = %q", got)
+	if got := NoUpToDateDisk.Err().Error(); got != "State change failed: (-2) Need access to UpToDate data" {
+		t.Errorf("Err() = %q", got)
+	}
+	if got := NeedStandAlone.Err().Error(); got != "Failure: (151) Need to be StandAlone" {
+		t.Errorf("Err() = %q", got)
+	}
+	if Success.Err() != nil || NothingToDo.Err() != nil {
+		t.Error("success as an error")
+	}
+	var se *StateError
+	if !errors.As(fmt.Errorf("promote r0: %w", PrimaryNop.Err()), &se) || se.Result != PrimaryNop || se.Result.ExitCode() != 11 {
+		t.Errorf("errors.As: %v", se)
 	}
 }
 
