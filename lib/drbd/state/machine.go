@@ -304,7 +304,7 @@ func (m *Machine) step(ev Event) Result {
 	switch e := ev.(type) {
 	case Attach:
 		if s.Disk != Diskless {
-			return NothingToDo
+			return DiskConfigured
 		}
 		ns := s
 		ns.Disk = Attaching
@@ -332,7 +332,15 @@ func (m *Machine) step(ev Event) Result {
 			ns = m.S
 			ns.Disk = Negotiating
 		}
-		return m.set(ns, false, true)
+		rv := m.set(ns, false, true)
+		if !rv.OK() {
+			// A failed attach falls back to Diskless (force_diskless).
+			m.neg = nil
+			ns = m.S
+			ns.Disk = Diskless
+			m.set(ns, true, true)
+		}
+		return rv
 	case Detach:
 		ns := s
 		ns.Disk = Failed
@@ -358,10 +366,10 @@ func (m *Machine) step(ev Event) Result {
 		return Success
 	case Connect:
 		if s.Conn != StandAlone {
-			return NothingToDo
+			return NetConfigured
 		}
 		if e.DiscardMyData && s.Role == Primary {
-			return NothingToDo // ERR_DISCARD_IMPOSSIBLE is a netlink error, see DiscardNotAllowed
+			return DiscardImpossible
 		}
 		m.DiscardMyData = e.DiscardMyData
 		m.Env.HasNetConf = true

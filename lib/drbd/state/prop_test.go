@@ -60,7 +60,7 @@ func genEvent(t *rapid.T) Event {
 
 func isRequest(ev Event) bool {
 	switch ev.(type) {
-	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate, NewCurrentUUID:
+	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate, NewCurrentUUID, Attach, Connect:
 		return true
 	}
 	return false
@@ -83,7 +83,7 @@ func TestMachineInvariants(t *testing.T) {
 			before := m.S
 			rv, _, _ := m.Step(ev)
 			s := m.S
-			if (rv < OutdateWithoutConn && rv != NeedStandAlone) || rv > CWNoNeed {
+			if (rv < OutdateWithoutConn && !rv.IsFailure()) || rv > CWNoNeed {
 				t.Fatalf("%T: result %d out of DRBD's range", ev, rv)
 			}
 			if isRequest(ev) && !rv.OK() && rv != InTransientState && s != before {

@@ -279,7 +279,10 @@ const (
 	OutdateWithoutConn    Result = -21
 
 	// ERR_* codes, negated.
-	NeedStandAlone Result = -151 // ERR_CONNECTED
+	DiscardImpossible Result = -123 // ERR_DISCARD_IMPOSSIBLE
+	DiskConfigured    Result = -124 // ERR_DISK_CONFIGURED
+	NetConfigured     Result = -125 // ERR_NET_CONFIGURED
+	NeedStandAlone    Result = -151 // ERR_CONNECTED
 )
 
 var resultTexts = map[Result]string{
@@ -304,6 +307,9 @@ var resultTexts = map[Result]string{
 	OutdateWithoutConn:    "Need a connection for a graceful disconnect/outdate peer",
 	OtherVolPeerPrimary:   "Other vol primary on peer not allowed by config",
 	NeedStandAlone:        "Need to be StandAlone",
+	DiscardImpossible:     "--discard-my-data not allowed when primary.",
+	DiskConfigured:        "Device is attached to a disk (use detach first)",
+	NetConfigured:         "Device has a net-config (use disconnect first)",
 }
 
 // OK reports whether the result is a success (SS_SUCCESS or better).

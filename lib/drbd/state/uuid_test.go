@@ -350,6 +350,8 @@ func TestResultTexts(t *testing.T) {
 		{OutdateWithoutConn, "(-21) Need a connection for a graceful disconnect/outdate peer", 11},
 		{Success, "(1) Success", 0},
 		{NeedStandAlone, "(151) Need to be StandAlone", 10},
+		{DiscardImpossible, "(123) --discard-my-data not allowed when primary.", 10},
+		{DiskConfigured, "(124) Device is attached to a disk (use detach first)", 10},
 	} {
 		if c.r.String() != c.s || c.r.ExitCode() != c.exit {
 			t.Errorf("%d: %q exit %d, want %q exit %d", int(c.r), c.r.String(), c.r.ExitCode(), c.s, c.exit)
