@@ -495,10 +495,10 @@ func (m *Machine) step(ev Event) Result {
 		switch s.Conn {
 		case WFBitMapS, StartingSyncS:
 			ns.Conn = SyncSource
-		case WFBitMapT:
+		case WFBitMapT, StartingSyncT:
+			// abw_start_sync: once the bitmap is set and written, the
+			// target waits for the source's sync UUID.
 			ns.Conn = WFSyncUUID
-		case StartingSyncT:
-			ns.Conn = WFBitMapT
 		default:
 			return NothingToDo
 		}
