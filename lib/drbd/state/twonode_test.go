@@ -141,6 +141,12 @@ func TestTwoNodes(t *testing.T) {
 					p.m[0].Step(ResyncDone{PeerUUIDs: u1})
 					p.m[1].Step(ResyncDone{PeerUUIDs: u0})
 					p.bits = [2]uint64{}
+					a, b := p.m[0], p.m[1]
+					if a.S.Conn == Connected && b.S.Conn == Connected &&
+						(clr(a.UUID.Current) != clr(b.UUID.Current) || a.UUID.Bitmap != 0 || b.UUID.Bitmap != 0 ||
+							a.S.Disk != UpToDate || b.S.Disk != UpToDate) {
+						t.Fatalf("after the resync: %s %s / %s %s", a.S, a.UUID, b.S, b.UUID)
+					}
 					p.settle()
 				}
 			case 7:
