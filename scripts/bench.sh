@@ -9,3 +9,5 @@ for pkg in $(go list ./... ); do
 		go test -run '^$' -bench . -benchmem "$pkg"
 	fi
 done
+# NBD export against nbdkit's file plugin on the same file (fio)
+scripts/bench-nbd.sh
