@@ -69,7 +69,9 @@ func (c *CLI) Run() error {
 	}
 	o := Options{}
 	if !c.NoAgents {
-		o.Agents = &LocalAgents{Confdir: c.Confdir}
+		agents, done := DialAgents(c.Rundir, &LocalAgents{Confdir: c.Confdir})
+		defer done()
+		o.Agents = agents
 	}
 	r := Check(doc, o)
 	if err := printer.Print(os.Stdout, c.OutputAs, "hb-verify", r); err != nil {
