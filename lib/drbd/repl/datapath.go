@@ -1,0 +1,347 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Backend is the local disk the receiving side writes to and the sync
+// source reads from.
+type Backend interface {
+	ReadAt(p []byte, off int64) (int, error)
+	WriteAt(p []byte, off int64) (int, error)
+	Flush() error
+}
+
+// Protocol letters (net { protocol }).
+const (
+	ProtoA = 1
+	ProtoB = 2
+	ProtoC = 3
+)
+
+// ErrClosed is returned for writes still waiting when the connection
+// goes away.
+var ErrClosed = errors.New("drbd: connection lost")
+
+// Sender is the Primary's side of replication: it sends each write as
+// P_DATA on the data socket and completes it as the protocol says (A:
+// when sent, B: on P_RECV_ACK, C: on P_WRITE_ACK), and turns a flush
+// into a barrier that the peer acknowledges once its disk is flushed.
+// Acks arrive on the meta socket; run Acks in its own goroutine.
+type Sender struct {
+	data, meta *Conn
+	proto      int
+
+	mu      sync.Mutex
+	seq     uint32
+	nextID  uint64
+	barrier uint32
+	inEpoch uint32
+	waiting map[uint64]chan error // block id -> completion
+	bwait   map[uint32]chan error // barrier nr -> completion
+	err     error
+	hdr     []byte
+
+	// OnResyncAck, if set, is called for each P_RS_WRITE_ACK: the peer
+	// (the sync target) wrote that resync block, so the source clears
+	// its bits.
+	OnResyncAck func(sector uint64, size uint32)
+}
+
+// NewSender returns a Sender for the protocol (ProtoA/B/C).
+func NewSender(data, meta *Conn, proto int) *Sender {
+	return &Sender{data: data, meta: meta, proto: proto, waiting: map[uint64]chan error{}, bwait: map[uint32]chan error{}, barrier: 1}
+}
+
+// Write replicates one write of data at byte offset off (a multiple of
+// 512). It returns when the protocol's completion point is reached.
+func (s *Sender) Write(ctx context.Context, off int64, data []byte, fua bool) error {
+	if off%512 != 0 {
+		return fmt.Errorf("drbd: write at %d is not sector aligned", off)
+	}
+	flags := uint32(0)
+	if fua {
+		flags |= DPFUA
+	}
+	var ch chan error
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	s.seq++
+	s.nextID++
+	id := s.nextID
+	switch s.proto {
+	case ProtoB:
+		flags |= DPSendReceiveAck
+	case ProtoC:
+		flags |= DPSendWriteAck
+	}
+	if s.proto != ProtoA {
+		ch = make(chan error, 1)
+		s.waiting[id] = ch
+	}
+	s.inEpoch++
+	h := DataHeader{Sector: uint64(off) / 512, BlockID: id, SeqNum: s.seq, DPFlags: flags}
+	s.hdr = h.Append(s.hdr[:0])
+	err := s.data.Send(PData, s.hdr, data)
+	s.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+		return err
+	}
+	if ch == nil {
+		return nil
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush closes the current epoch with a barrier and waits for the peer's
+// P_BARRIER_ACK, which it sends after its writes of the epoch are on
+// stable storage.
+func (s *Sender) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return s.err
+	}
+	nr := s.barrier
+	s.barrier++
+	s.inEpoch = 0
+	ch := make(chan error, 1)
+	s.bwait[nr] = ch
+	err := s.data.Send(PBarrier, Barrier{Barrier: nr}.Append(nil))
+	s.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Sender) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	for id, ch := range s.waiting {
+		ch <- s.err
+		delete(s.waiting, id)
+	}
+	for nr, ch := range s.bwait {
+		ch <- s.err
+		delete(s.bwait, nr)
+	}
+}
+
+// Acks reads the meta socket and completes writes and barriers until the
+// connection fails; it then fails everything still waiting.
+func (s *Sender) Acks() error {
+	for {
+		h, p, err := s.meta.Recv()
+		if err != nil {
+			s.fail(err)
+			return err
+		}
+		switch h.Cmd {
+		case PRecvAck, PWriteAck, PNegAck:
+			a, err := DecodeBlockAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			s.mu.Lock()
+			ch := s.waiting[a.BlockID]
+			delete(s.waiting, a.BlockID)
+			s.mu.Unlock()
+			if ch != nil {
+				if h.Cmd == PNegAck {
+					ch <- fmt.Errorf("drbd: peer failed to write sector %d", a.Sector)
+				} else {
+					ch <- nil
+				}
+			}
+		case PRSWriteAck, PNegRSDReply:
+			a, err := DecodeBlockAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			if h.Cmd == PRSWriteAck && s.OnResyncAck != nil {
+				s.OnResyncAck(a.Sector, a.BlkSize)
+			}
+		case PBarrierAck:
+			b, err := DecodeBarrierAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			s.mu.Lock()
+			ch := s.bwait[b.Barrier]
+			delete(s.bwait, b.Barrier)
+			s.mu.Unlock()
+			if ch != nil {
+				ch <- nil
+			}
+		case PPing:
+			if err := s.meta.Send(PPingAck); err != nil {
+				s.fail(err)
+				return err
+			}
+		case PPingAck:
+		default:
+			err := fmt.Errorf("drbd: unexpected %s on the meta socket", h.Cmd)
+			s.fail(err)
+			return err
+		}
+	}
+}
+
+// Receive is the Secondary's side: it applies P_DATA to the backend and
+// acknowledges per the packet's flags (P_RECV_ACK on receipt, P_WRITE_ACK
+// after the write), flushes and answers each P_BARRIER with
+// P_BARRIER_ACK, serves P_DATA_REQUEST / P_RS_DATA_REQUEST from the
+// backend, and answers pings. onResync, if not nil, is called after each
+// resync block (P_RS_DATA_REPLY) is written, so the sync target can clear
+// its bits. It returns when the data socket fails.
+func Receive(data, meta *Conn, b Backend, onResync func(sector uint64, size uint32)) error {
+	var epochWrites uint32
+	var ack, rep []byte
+	var buf []byte
+	for {
+		h, p, err := data.Recv()
+		if err != nil {
+			return err
+		}
+		switch h.Cmd {
+		case PData, PRSDataReply, PDataReply:
+			d, block, err := DecodeData(p)
+			if err != nil {
+				return err
+			}
+			a := BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block)), SeqNum: d.SeqNum}
+			if d.DPFlags&DPSendReceiveAck != 0 {
+				ack = a.Append(ack[:0])
+				if err := meta.Send(PRecvAck, ack); err != nil {
+					return err
+				}
+			}
+			_, werr := b.WriteAt(block, int64(d.Sector)*512)
+			if werr == nil && d.DPFlags&(DPFUA|DPFlush) != 0 {
+				werr = b.Flush()
+			}
+			epochWrites++
+			cmd := Cmd(0)
+			switch {
+			case h.Cmd == PRSDataReply && werr == nil:
+				cmd = PRSWriteAck
+			case werr != nil:
+				cmd = PNegAck
+			case d.DPFlags&DPSendWriteAck != 0:
+				cmd = PWriteAck
+			}
+			if cmd == PRSWriteAck && onResync != nil {
+				onResync(d.Sector, a.BlkSize)
+			}
+			if cmd != 0 {
+				ack = a.Append(ack[:0])
+				if err := meta.Send(cmd, ack); err != nil {
+					return err
+				}
+			}
+		case PBarrier:
+			br, err := DecodeBarrier(p)
+			if err != nil {
+				return err
+			}
+			if err := b.Flush(); err != nil {
+				return fmt.Errorf("drbd: flush for barrier %d: %w", br.Barrier, err)
+			}
+			ack = BarrierAck{Barrier: br.Barrier, SetSize: epochWrites}.Append(ack[:0])
+			epochWrites = 0
+			if err := meta.Send(PBarrierAck, ack); err != nil {
+				return err
+			}
+		case PDataRequest, PRSDataRequest:
+			r, err := DecodeBlockReq(p)
+			if err != nil {
+				return err
+			}
+			if r.BlkSize > 1<<20 {
+				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, r.BlkSize)
+			}
+			if cap(buf) < int(r.BlkSize) {
+				buf = make([]byte, r.BlkSize)
+			}
+			blk := buf[:r.BlkSize]
+			reply := PDataReply
+			if h.Cmd == PRSDataRequest {
+				reply = PRSDataReply
+			}
+			if _, err := b.ReadAt(blk, int64(r.Sector)*512); err != nil {
+				nack := PNegDReply
+				if h.Cmd == PRSDataRequest {
+					nack = PNegRSDReply
+				}
+				ack = BlockAck{Sector: r.Sector, BlockID: r.BlockID, BlkSize: r.BlkSize}.Append(ack[:0])
+				if err := meta.Send(nack, ack); err != nil {
+					return err
+				}
+				continue
+			}
+			rep = DataHeader{Sector: r.Sector, BlockID: r.BlockID}.Append(rep[:0])
+			if err := data.Send(reply, rep, blk); err != nil {
+				return err
+			}
+		case PPing:
+			if err := meta.Send(PPingAck); err != nil {
+				return err
+			}
+		case PUnplugRemote:
+		default:
+			return fmt.Errorf("drbd: unexpected %s on the data socket", h.Cmd)
+		}
+	}
+}
+
+// Run is a run of out-of-sync 4 KiB blocks.
+type Run struct{ Start, N uint64 }
+
+// RequestResync is the sync target's request loop: it asks the source
+// for every block in runs (4 KiB bitmap blocks) with P_RS_DATA_REQUEST,
+// in requests of at most maxReq bytes. The replies are written by
+// Receive, which reports them through its onResync callback.
+func RequestResync(data *Conn, runs []Run, maxReq uint32) error {
+	if maxReq < 4096 {
+		maxReq = 4096
+	}
+	per := uint64(maxReq / 4096)
+	var b []byte
+	var id uint64
+	for _, r := range runs {
+		for blk := r.Start; blk < r.Start+r.N; blk += per {
+			n := min(per, r.Start+r.N-blk)
+			id++
+			b = BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}.Append(b[:0])
+			if err := data.Send(PRSDataRequest, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
