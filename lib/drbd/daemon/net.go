@@ -1,0 +1,705 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/api"
+	"github.com/linux-ha-go/ha/lib/drbd/meta"
+	"github.com/linux-ha-go/ha/lib/drbd/repl"
+	"github.com/linux-ha-go/ha/lib/drbd/state"
+)
+
+// netState is a resource's network configuration while it is connected
+// or trying to connect.
+type netState struct {
+	cancel context.CancelFunc
+	ln     net.Listener
+	local  *api.Endpoint
+	peer   *api.Endpoint
+	opts   []api.Option
+	active bool // this side dials; the other accepts
+	proto  int
+	done   chan struct{}
+	retry  time.Duration
+}
+
+// peerLink is one established connection: DRBD's data and meta sockets.
+type peerLink struct {
+	r          *Resource
+	dc, mc     net.Conn
+	data, meta *repl.Conn
+	sender     *repl.Sender
+	active     bool
+	once       sync.Once
+}
+
+func (p *peerLink) close() {
+	p.once.Do(func() {
+		p.dc.Close()
+		p.mc.Close()
+	})
+}
+
+func hostPort(e *api.Endpoint) string { return net.JoinHostPort(e.Address, e.Port) }
+
+func protoNumber(s string) int {
+	switch s {
+	case "A":
+		return repl.ProtoA
+	case "B":
+		return repl.ProtoB
+	}
+	return repl.ProtoC
+}
+
+func (r *Resource) connect(q *api.Request) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.netConf {
+		return api.Failure(r.name, api.ErrNetConfigured)
+	}
+	if r.cfg.Local == nil || r.cfg.Peer == nil {
+		return api.Failure(r.name, api.ErrInvalidRequest)
+	}
+	_, discard := q.Flag("discard-my-data")
+	for _, v := range r.vols {
+		if discard && v.m.S.Role == state.Primary {
+			return api.Failure(r.name, api.ErrDiscardIMP)
+		}
+	}
+	ln, err := net.Listen("tcp", hostPort(r.cfg.Local))
+	if err != nil {
+		r.d.Log.Error("listen", "resource", r.name, "address", hostPort(r.cfg.Local), "error", err)
+		return api.Failure(r.name, api.ErrLocalAddr)
+	}
+	opts := q.Options
+	if len(opts) == 0 {
+		opts = r.cfg.Net
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ns := &netState{cancel: cancel, ln: ln, local: r.cfg.Local, peer: r.cfg.Peer, opts: opts,
+		active: hostPort(r.cfg.Local) < hostPort(r.cfg.Peer), proto: protoNumber(r.cfg.Protocol),
+		done: make(chan struct{}), retry: 500 * time.Millisecond}
+	if p, ok := opt(opts, "protocol"); ok {
+		ns.proto = protoNumber(p)
+	}
+	if ci, ok := opt(opts, "connect-int"); ok {
+		if n, err := strconv.Atoi(ci); err == nil && n > 0 && time.Duration(n)*time.Second < ns.retry {
+			ns.retry = time.Duration(n) * time.Second
+		}
+	}
+	for _, v := range r.vols {
+		v.step(state.Connect{DiscardMyData: discard})
+	}
+	r.netConf = true
+	r.net = ns
+	go r.connLoop(ctx, ns)
+	return nil
+}
+
+func (r *Resource) disconnect(q *api.Request) error {
+	r.mu.Lock()
+	ns := r.net
+	if !r.netConf || ns == nil {
+		r.mu.Unlock()
+		return nil
+	}
+	var err error
+	for _, v := range r.vols {
+		if rv := v.step(state.Disconnect{}); !rv.OK() && rv != state.NothingToDo {
+			err = refusal(r.name, rv)
+		}
+	}
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	r.netConf = false
+	r.net = nil
+	if r.peer != nil {
+		r.peer.close()
+	}
+	r.mu.Unlock()
+	ns.cancel()
+	ns.ln.Close()
+	<-ns.done
+	return nil
+}
+
+// connLoop connects, runs the link until it breaks, and reconnects,
+// until the network configuration goes away.
+func (r *Resource) connLoop(ctx context.Context, ns *netState) {
+	defer close(ns.done)
+	var accepted chan net.Conn
+	if !ns.active {
+		accepted = make(chan net.Conn)
+		go func() {
+			for {
+				c, err := ns.ln.Accept()
+				if err != nil {
+					return
+				}
+				select {
+				case accepted <- c:
+				case <-ctx.Done():
+					c.Close()
+					return
+				}
+			}
+		}()
+	}
+	for ctx.Err() == nil {
+		dc, mc, err := r.establish(ctx, ns, accepted)
+		if err != nil {
+			if ctx.Err() == nil {
+				r.d.Log.Debug("connecting", "resource", r.name, "peer", hostPort(ns.peer), "error", err)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(ns.retry):
+			}
+			continue
+		}
+		final := r.runLink(ctx, ns, dc, mc)
+		if final {
+			return
+		}
+	}
+}
+
+// establish makes the data and the meta socket: the active side dials
+// twice and names each with P_INITIAL_DATA / P_INITIAL_META, the
+// passive side accepts until it has both.
+func (r *Resource) establish(ctx context.Context, ns *netState, accepted chan net.Conn) (net.Conn, net.Conn, error) {
+	if ns.active {
+		dl := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ns.local.Address)}}
+		dc, err := dl.DialContext(ctx, "tcp", hostPort(ns.peer))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := repl.NewConn(dc).Send(repl.PInitialData); err != nil {
+			dc.Close()
+			return nil, nil, err
+		}
+		mc, err := dl.DialContext(ctx, "tcp", hostPort(ns.peer))
+		if err != nil {
+			dc.Close()
+			return nil, nil, err
+		}
+		if err := repl.NewConn(mc).Send(repl.PInitialMeta); err != nil {
+			dc.Close()
+			mc.Close()
+			return nil, nil, err
+		}
+		setNoDelay(dc)
+		setNoDelay(mc)
+		return dc, mc, nil
+	}
+	var dc, mc net.Conn
+	for dc == nil || mc == nil {
+		var c net.Conn
+		select {
+		case <-ctx.Done():
+			if dc != nil {
+				dc.Close()
+			}
+			if mc != nil {
+				mc.Close()
+			}
+			return nil, nil, ctx.Err()
+		case c = <-accepted:
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		h, err := repl.ReadHeader(c)
+		c.SetReadDeadline(time.Time{})
+		if err != nil || h.Length != 0 {
+			c.Close()
+			continue
+		}
+		switch h.Cmd {
+		case repl.PInitialData:
+			if dc != nil {
+				dc.Close()
+			}
+			dc = c
+		case repl.PInitialMeta:
+			if mc != nil {
+				mc.Close()
+			}
+			mc = c
+		default:
+			c.Close()
+		}
+	}
+	setNoDelay(dc)
+	setNoDelay(mc)
+	return dc, mc, nil
+}
+
+func setNoDelay(c net.Conn) {
+	if t, ok := c.(*net.TCPConn); ok {
+		t.SetNoDelay(true)
+	}
+}
+
+func (r *Resource) vol0() *Volume { return r.vols[0] }
+
+// runLink runs one connection to its end. It reports whether the
+// connection attempts must stop (authentication failed, incompatible
+// settings: DRBD goes StandAlone).
+func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (final bool) {
+	p := &peerLink{r: r, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active}
+	stop := context.AfterFunc(ctx, p.close)
+	defer stop()
+	defer p.close()
+	alg, _ := opt(ns.opts, "cram-hmac-alg")
+	secret, _ := opt(ns.opts, "shared-secret")
+	dc.SetDeadline(time.Now().Add(10 * time.Second))
+	agreed, err := repl.Handshake(p.data, repl.HandshakeConfig{CramHMACAlg: alg, SharedSecret: secret, Rand: rand.Reader})
+	for _, l := range agreed.Log {
+		r.d.Log.Info(r.name + ": " + l)
+	}
+	if err != nil {
+		r.d.Log.Warn("handshake failed", "resource", r.name, "error", err)
+		if errors.Is(err, repl.ErrAuth) || errors.Is(err, repl.ErrIncompatible) {
+			r.standAlone()
+			return true
+		}
+		return false
+	}
+	p.meta.Version = agreed.Version
+	r.mu.Lock()
+	mine := repl.Protocol{Protocol: uint32(ns.proto)}
+	if v := r.vol0(); v != nil {
+		mine.AfterSB0, mine.AfterSB1, mine.AfterSB2 = uint32(v.m.Pol.AfterSB0), uint32(v.m.Pol.AfterSB1), uint32(v.m.Pol.AfterSB2)
+		if v.m.Cfg.TwoPrimaries {
+			mine.TwoPrimaries = 1
+		}
+		if v.m.DiscardMyData {
+			mine.ConnFlags |= repl.CFDiscardMyData
+		}
+	}
+	r.mu.Unlock()
+	if err := p.data.Send(repl.PProtocol, mine.Append(nil)); err != nil {
+		return false
+	}
+	h, b, err := p.data.Recv()
+	if err != nil {
+		return false
+	}
+	dc.SetDeadline(time.Time{})
+	if h.Cmd != repl.PProtocol {
+		r.d.Log.Warn("expected ReportProtocol", "resource", r.name, "got", h.Cmd.String())
+		return false
+	}
+	theirs, err := repl.DecodeProtocol(b)
+	if err == nil {
+		err = repl.CheckProtocol(mine, theirs)
+	}
+	if err != nil {
+		r.d.Log.Error(r.name+": "+err.Error(), "resource", r.name)
+		r.standAlone()
+		return true
+	}
+	p.sender = repl.NewSender(p.data, p.meta, ns.proto)
+	p.sender.OnResyncAck = p.resyncAcked
+
+	r.mu.Lock()
+	if !r.netConf || r.net != ns {
+		r.mu.Unlock()
+		return true
+	}
+	r.peer = p
+	r.d.Log.Info("connection established", "resource", r.name, "peer", hostPort(ns.peer), "protocol", agreed.Version)
+	if v := r.vol0(); v != nil {
+		v.sendSizes()
+		v.step(state.Established{})
+	}
+	r.mu.Unlock()
+
+	ackErr := make(chan error, 1)
+	go func() { ackErr <- p.sender.Acks() }()
+	go func() {
+		<-ackErr
+		p.close()
+	}()
+	err = p.receive()
+	p.close()
+	r.d.Log.Info("connection lost", "resource", r.name, "error", err)
+	r.mu.Lock()
+	if r.peer == p {
+		r.peer = nil
+		for _, v := range r.vols {
+			v.resyncing = false
+			v.rxBitmap = nil
+			if v.m.S.Conn >= state.WFReportParams {
+				v.step(state.NetFailure{Conn: state.NetworkFailure})
+			}
+		}
+	}
+	r.mu.Unlock()
+	return false
+}
+
+// standAlone ends the connection attempts after a final error.
+func (r *Resource) standAlone() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range r.vols {
+		if v.m.S.Conn >= state.WFReportParams {
+			v.step(state.NetFailure{Conn: state.NetworkFailure})
+		}
+		v.step(state.Disconnect{Force: true})
+	}
+	r.netConf = false
+	if r.net != nil {
+		r.net.ln.Close()
+		r.net = nil
+	}
+}
+
+// Sending, with r.mu held.
+
+func (v *Volume) link() *peerLink {
+	if v.vnr != 0 {
+		return nil
+	}
+	return v.r.peer
+}
+
+func (v *Volume) myFlags() uint64 {
+	var f uint64
+	if v.m.DiscardMyData {
+		f |= state.PeerFlagDiscardMyData
+	}
+	if v.m.CrashedPrimary {
+		f |= state.PeerFlagCrashedPrimary
+	}
+	if v.m.S.Disk == state.Inconsistent {
+		f |= state.PeerFlagInconsistent
+	}
+	if v.m.SkipInitialSync {
+		f |= state.PeerFlagSkipInitSync
+	}
+	return f
+}
+
+func (v *Volume) bits() uint64 {
+	if v.bm == nil {
+		return 0
+	}
+	return v.bm.Count()
+}
+
+func (v *Volume) sendUUIDs() {
+	if p := v.link(); p != nil {
+		p.data.Send(repl.PUUIDs, repl.UUIDs{UUIDs: v.m.UUID, Bits: v.bits(), Flags: v.myFlags()}.Append(nil))
+	}
+}
+
+func (v *Volume) sendState() {
+	if p := v.link(); p != nil {
+		v.sendUUIDs()
+		p.data.Send(repl.PState, binary.BigEndian.AppendUint32(nil, repl.EncodeState(v.m.S)))
+	}
+}
+
+func (v *Volume) sendSizes() {
+	if p := v.link(); p != nil {
+		s := uint64(v.size / 512)
+		p.data.Send(repl.PSizes, repl.Sizes{DSize: s, CSize: s, MaxBioSize: 1 << 20}.Append(nil))
+	}
+}
+
+func (v *Volume) sendSyncUUID() {
+	if p := v.link(); p != nil {
+		v.sendUUIDs()
+		p.data.Send(repl.PSyncUUID, binary.BigEndian.AppendUint64(nil, v.m.UUID.Bitmap))
+	}
+}
+
+func (v *Volume) bitmapBytes() []byte {
+	if v.bm == nil {
+		return nil
+	}
+	return v.bm.Bytes((v.bm.Len() + 63) / 64 * 8)
+}
+
+const bitmapChunk = 256 << 10
+
+func (v *Volume) sendBitmap() {
+	p := v.link()
+	if p == nil {
+		return
+	}
+	b := v.bitmapBytes()
+	for len(b) > 0 {
+		n := min(len(b), bitmapChunk)
+		if err := p.data.Send(repl.PBitmap, b[:n]); err != nil {
+			return
+		}
+		b = b[n:]
+	}
+	if v.bm == nil {
+		p.data.Send(repl.PBitmap)
+	}
+}
+
+// startResync begins a resync: the target asks for every block its
+// bitmap marks; the source answers (in receive) and counts the acks.
+func (v *Volume) startResync() {
+	if v.bm == nil {
+		return
+	}
+	v.rsTotal = v.bm.Count()
+	v.resyncing = true
+	if v.m.S.Conn != state.SyncTarget {
+		return
+	}
+	p := v.link()
+	if p == nil {
+		return
+	}
+	var runs []repl.Run
+	v.bm.Runs(func(start, n uint64) bool {
+		runs = append(runs, repl.Run{Start: start, N: n})
+		return true
+	})
+	go func() {
+		if err := repl.RequestResync(p.data, runs, 128<<10); err != nil {
+			p.close()
+		}
+	}()
+}
+
+func (v *Volume) resyncDone() {
+	v.resyncing = false
+	v.writeBitmap()
+	v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
+}
+
+// resyncAcked is the source's side: the target wrote a resync block.
+func (p *peerLink) resyncAcked(sector uint64, size uint32) {
+	r := p.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := r.vol0()
+	if v == nil || v.bm == nil || r.peer != p {
+		return
+	}
+	v.bm.ClearRange(sector/8, uint64(size)/4096)
+	if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncSource || v.m.S.Conn == state.PausedSyncS) {
+		v.resyncDone()
+	}
+}
+
+// receive reads the data socket: state packets, bitmaps, writes of the
+// Primary, resync requests and replies.
+func (p *peerLink) receive() error {
+	r := p.r
+	var ack, rep, buf []byte
+	var epochWrites uint32
+	for {
+		h, b, err := p.data.Recv()
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		v := r.vol0()
+		r.mu.Unlock()
+		if v == nil {
+			if h.Cmd == repl.PPing {
+				p.meta.Send(repl.PPingAck)
+			}
+			continue
+		}
+		switch h.Cmd {
+		case repl.PSizes:
+			s, err := repl.DecodeSizes(b)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			v.peerSize = s.DSize
+			r.mu.Unlock()
+		case repl.PUUIDs:
+			u, err := repl.DecodeUUIDs(b)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			v.peerUUIDs, v.peerBits, v.peerFlags = u.UUIDs, u.Bits, u.Flags
+			r.mu.Unlock()
+		case repl.PState:
+			w, err := repl.DecodeU32(b)
+			if err != nil {
+				return err
+			}
+			ps, err := repl.DecodeState(w)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			if v.m.S.Conn == state.WFReportParams {
+				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
+					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
+			} else {
+				before := v.m.S.Conn
+				v.step(state.PeerState{Role: ps.Role, Disk: ps.Disk, Conn: ps.Conn, UUIDs: v.peerUUIDs, Bits: v.peerBits,
+					Flags: v.peerFlags, SelfBits: v.bits(), ResolveConflicts: p.active})
+				// receive_state: we want a resync the peer has not decided
+				// on yet (primary --force): tell it.
+				if before > state.WFReportParams && v.m.S.Conn > state.Connected && ps.Conn <= state.Connected && ps.Disk != state.Negotiating {
+					v.sendState()
+				}
+			}
+			dropped := v.m.S.Conn < state.Connected
+			r.mu.Unlock()
+			if dropped {
+				return fmt.Errorf("connection dropped by the sync handshake")
+			}
+		case repl.PSyncUUID:
+			u, err := repl.DecodeU64(b)
+			if err != nil {
+				return err
+			}
+			r.mu.Lock()
+			v.step(state.SyncUUID{UUID: u})
+			r.mu.Unlock()
+		case repl.PBitmap:
+			r.mu.Lock()
+			v.rxBitmap = append(v.rxBitmap, b...)
+			want := 0
+			if v.bm != nil {
+				want = int((v.bm.Len() + 63) / 64 * 8)
+			}
+			if len(v.rxBitmap) >= want {
+				if v.bm != nil {
+					peer, err := meta.LoadBitmap(v.rxBitmap[:want], v.bm.Len())
+					if err == nil {
+						for i := peer.NextSet(0); i < peer.Len(); i = peer.NextSet(i + 1) {
+							v.bm.Set(i)
+						}
+					}
+					v.writeBitmap()
+				}
+				v.rxBitmap = nil
+				if v.m.S.Conn == state.WFBitMapT {
+					v.sendBitmap()
+				}
+				v.step(state.BitmapDone{})
+			}
+			r.mu.Unlock()
+		case repl.PData, repl.PRSDataReply, repl.PDataReply:
+			d, block, err := repl.DecodeData(b)
+			if err != nil {
+				return err
+			}
+			a := repl.BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block)), SeqNum: d.SeqNum}
+			if d.DPFlags&repl.DPSendReceiveAck != 0 {
+				ack = a.Append(ack[:0])
+				if err := p.meta.Send(repl.PRecvAck, ack); err != nil {
+					return err
+				}
+			}
+			werr := v.writeLocal(block, int64(d.Sector)*512)
+			if werr == nil && d.DPFlags&(repl.DPFUA|repl.DPFlush) != 0 {
+				werr = v.flushLocal()
+			}
+			v.nr.Add(uint64(len(block)) / 1024)
+			epochWrites++
+			cmd := repl.Cmd(0)
+			switch {
+			case h.Cmd == repl.PRSDataReply && werr == nil:
+				cmd = repl.PRSWriteAck
+			case werr != nil:
+				cmd = repl.PNegAck
+			case d.DPFlags&repl.DPSendWriteAck != 0:
+				cmd = repl.PWriteAck
+			}
+			if cmd != 0 {
+				ack = a.Append(ack[:0])
+				if err := p.meta.Send(cmd, ack); err != nil {
+					return err
+				}
+			}
+			if cmd == repl.PRSWriteAck {
+				r.mu.Lock()
+				if v.bm != nil {
+					v.rsBlocksRecv.Add(uint64(len(block)) / 4096)
+					v.bm.ClearRange(d.Sector/8, uint64(len(block))/4096)
+					if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT) {
+						v.resyncDone()
+					}
+				}
+				r.mu.Unlock()
+			}
+		case repl.PBarrier:
+			br, err := repl.DecodeBarrier(b)
+			if err != nil {
+				return err
+			}
+			if err := v.flushLocal(); err != nil {
+				return fmt.Errorf("drbd: flush for barrier %d: %w", br.Barrier, err)
+			}
+			ack = repl.BarrierAck{Barrier: br.Barrier, SetSize: epochWrites}.Append(ack[:0])
+			epochWrites = 0
+			if err := p.meta.Send(repl.PBarrierAck, ack); err != nil {
+				return err
+			}
+		case repl.PDataRequest, repl.PRSDataRequest:
+			q, err := repl.DecodeBlockReq(b)
+			if err != nil {
+				return err
+			}
+			if q.BlkSize > 1<<20 {
+				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, q.BlkSize)
+			}
+			if cap(buf) < int(q.BlkSize) {
+				buf = make([]byte, q.BlkSize)
+			}
+			blk := buf[:q.BlkSize]
+			reply, nack := repl.PDataReply, repl.PNegDReply
+			if h.Cmd == repl.PRSDataRequest {
+				reply, nack = repl.PRSDataReply, repl.PNegRSDReply
+			}
+			// Read and send under ioMu: no application write may slip
+			// between them.
+			v.ioMu.Lock()
+			rerr := v.readLocal(blk, int64(q.Sector)*512)
+			if rerr != nil {
+				v.ioMu.Unlock()
+				ack = repl.BlockAck{Sector: q.Sector, BlockID: q.BlockID, BlkSize: q.BlkSize}.Append(ack[:0])
+				if err := p.meta.Send(nack, ack); err != nil {
+					return err
+				}
+				continue
+			}
+			rep = repl.DataHeader{Sector: q.Sector, BlockID: q.BlockID}.Append(rep[:0])
+			err = p.data.Send(reply, rep, blk)
+			v.ioMu.Unlock()
+			if err != nil {
+				return err
+			}
+			v.ns.Add(uint64(len(blk)) / 1024)
+			if h.Cmd == repl.PRSDataRequest {
+				v.rsBlocksSent.Add(uint64(len(blk)) / 4096)
+			}
+		case repl.PPing:
+			if err := p.meta.Send(repl.PPingAck); err != nil {
+				return err
+			}
+		case repl.PUnplugRemote, repl.PProtocol:
+		default:
+			return fmt.Errorf("drbd: unexpected %s on the data socket", h.Cmd)
+		}
+	}
+}
