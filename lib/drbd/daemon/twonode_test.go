@@ -1,0 +1,392 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/api"
+	"github.com/linux-ha-go/ha/lib/drbd/daemon"
+	"github.com/linux-ha-go/ha/lib/ipc"
+	"github.com/linux-ha-go/ha/lib/testutil"
+)
+
+const diskSize = 8 << 20
+
+type node struct {
+	t      *testing.T
+	name   string
+	dir    string
+	rundir string
+	disk   string
+	conf   string
+	proc   *testutil.Proc
+}
+
+type pair struct {
+	t    *testing.T
+	a, b *node
+	adm  string
+	bin  string
+}
+
+func needTool(t *testing.T, prog string) {
+	t.Helper()
+	if _, err := exec.LookPath(prog); err != nil {
+		t.Skipf("%s not installed (Debian package libnbd-bin)", prog)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// newPair writes a drbd.conf for alice (127.0.0.1) and bob (127.0.0.2),
+// starts a godrbd for each and runs create-md and up on both.
+func newPair(t *testing.T, protocol string) *pair {
+	t.Helper()
+	needTool(t, "nbdcopy")
+	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "drbd.conf")
+	mk := func(name string) *node {
+		n := &node{t: t, name: name, dir: filepath.Join(dir, name), conf: conf}
+		n.rundir = filepath.Join(n.dir, "run")
+		n.disk = filepath.Join(n.dir, "disk")
+		os.MkdirAll(n.dir, 0o755)
+		if err := os.WriteFile(n.disk, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Truncate(n.disk, diskSize)
+		return n
+	}
+	p.a, p.b = mk("alice"), mk("bob")
+	text := fmt.Sprintf(`global { disable-ip-verification; usage-count no; }
+resource r0 {
+  protocol %s;
+  net { cram-hmac-alg sha256; shared-secret "two nodes, one secret"; }
+  on alice { device /dev/drbd0; disk %s; address 127.0.0.1:%d; meta-disk internal; }
+  on bob   { device /dev/drbd0; disk %s; address 127.0.0.2:%d; meta-disk internal; }
+}
+`, protocol, p.a.disk, port, p.b.disk, port)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{p.a, p.b} {
+		p.start(n)
+		p.ok(n, "create-md", "r0")
+		p.ok(n, "up", "r0")
+	}
+	return p
+}
+
+func (p *pair) start(n *node) {
+	n.proc = testutil.Start(p.t, "godrbd "+n.name, nil, p.bin, "--rundir", n.rundir, "--node", n.name, "run", "-d")
+	testutil.WaitFor(p.t, 5*time.Second, n.name+"'s godrbd socket", func() bool {
+		_, err := os.Stat(filepath.Join(n.rundir, api.SocketName))
+		return err == nil
+	})
+}
+
+func (p *pair) adm_(n *node, args ...string) (string, string, int) {
+	p.t.Helper()
+	return testutil.Run(p.t, nil, p.adm, append([]string{"-c", n.conf, "--node", n.name, "--rundir", n.rundir}, args...)...)
+}
+
+func (p *pair) ok(n *node, args ...string) string {
+	p.t.Helper()
+	out, errOut, code := p.adm_(n, args...)
+	if code != 0 {
+		p.t.Fatalf("%s: godrbdadm %s: exit %d\n%s%s", n.name, strings.Join(args, " "), code, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+func (p *pair) waitState(n *node, what, want string) {
+	p.t.Helper()
+	testutil.WaitFor(p.t, 20*time.Second, n.name+" "+what+" "+want, func() bool {
+		out, _, _ := p.adm_(n, what, "r0")
+		return strings.TrimSpace(out) == want
+	})
+}
+
+func (p *pair) waitSynced() {
+	p.t.Helper()
+	for _, n := range []*node{p.a, p.b} {
+		p.waitState(n, "dstate", "UpToDate/UpToDate")
+	}
+}
+
+func (n *node) nbdURI() string { return "nbd+unix:///?socket=" + daemon.NBDPath(n.rundir, "r0", 0) }
+
+func (n *node) status() daemon.Status {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := ipc.Dial(ctx, "godrbd", filepath.Join(n.rundir, api.SocketName))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer c.Close()
+	var rep api.Reply
+	if err := c.Call(ctx, api.OpStatus, &api.Request{Op: api.OpStatus, Resource: "r0", Flags: []api.Option{{Name: "json"}}}, &rep); err != nil {
+		n.t.Fatal(err)
+	}
+	var st []daemon.Status
+	if err := json.Unmarshal([]byte(rep.Text), &st); err != nil || len(st) != 1 {
+		n.t.Fatalf("status --json: %v\n%s", err, rep.Text)
+	}
+	return st[0]
+}
+
+func nbdcopy(t *testing.T, src, dst string) {
+	t.Helper()
+	out, err := exec.Command("nbdcopy", src, dst).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nbdcopy %s %s: %v\n%s", src, dst, err, out)
+	}
+}
+
+// TestInitialSyncWriteSwitchRoles: primary --force makes a full sync,
+// writes through the NBD export reach both disks, and the other node
+// reads them back after the roles switch.
+func TestInitialSyncWriteSwitchRoles(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.waitState(p.b, "dstate", "Inconsistent/Inconsistent")
+
+	// Without --force an Inconsistent disk cannot be promoted.
+	_, errOut, code := p.adm_(p.a, "primary", "r0")
+	if code != 17 || !strings.Contains(errOut, "0: State change failed: (-2) Need access to UpToDate data") {
+		t.Fatalf("primary without force: exit %d, %q", code, errOut)
+	}
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	if got := p.ok(p.a, "role", "r0"); got != "Primary/Secondary" {
+		t.Fatalf("role on alice: %q", got)
+	}
+	st := p.b.status()
+	blocks := uint64(st.Devices[0].Size / 4)
+	if got := st.Connections[0].PeerDevices[0].ResyncBlocksReceived; got != blocks {
+		t.Errorf("the initial sync moved %d blocks to bob, want all %d", got, blocks)
+	}
+
+	// Both Primary is refused.
+	_, errOut, code = p.adm_(p.b, "primary", "r0")
+	if code != 11 || !strings.Contains(errOut, "(-1) Multiple primaries not allowed by config") {
+		t.Fatalf("second primary: exit %d, %q", code, errOut)
+	}
+
+	data := make([]byte, 3<<20)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+
+	text := p.ok(p.a, "status", "r0")
+	want := "r0 role:Primary\n  disk:UpToDate\n  bob role:Secondary\n    replication:Established peer-disk:UpToDate"
+	if text != want {
+		t.Errorf("status:\n%s\nwant:\n%s", text, want)
+	}
+	testutil.WaitFor(t, 5*time.Second, "alice's proc", func() bool {
+		b, _ := os.ReadFile(filepath.Join(p.a.rundir, "proc"))
+		return strings.Contains(string(b), " 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n")
+	})
+
+	// Bob is not Primary: no export.
+	if _, err := os.Stat(daemon.NBDPath(p.b.rundir, "r0", 0)); err == nil {
+		t.Error("bob exports r0 while Secondary")
+	}
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.b, "primary", "r0")
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	if len(got) < len(data) || !bytes.Equal(got[:len(data)], data) {
+		t.Fatal("bob does not read back what alice wrote")
+	}
+	out, err := exec.Command("nbdinfo", "--size", p.b.nbdURI()).Output()
+	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(st.Devices[0].Size*1024) {
+		t.Errorf("nbdinfo --size: %q %v, want %d", out, err, st.Devices[0].Size*1024)
+	}
+}
+
+// TestBitmapResync: writes made while disconnected move, and only they,
+// when the nodes reconnect.
+func TestBitmapResync(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+
+	p.ok(p.a, "disconnect", "r0")
+	if got := p.ok(p.a, "cstate", "r0"); got != "StandAlone" {
+		t.Fatalf("cstate after disconnect: %q", got)
+	}
+	p.waitState(p.b, "cstate", "WFConnection")
+	const changed = 3
+	data := make([]byte, changed*4096)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "three")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	if got := p.a.status().Connections[0].PeerDevices[0].OutOfSync; got != changed*4 {
+		t.Errorf("out-of-sync after %d blocks written disconnected: %d KiB, want %d", changed, got, changed*4)
+	}
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/DUnknown" {
+		t.Errorf("dstate while disconnected: %q", got)
+	}
+
+	p.ok(p.a, "connect", "r0")
+	p.waitSynced()
+	moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before
+	if moved != changed {
+		t.Errorf("the resync after reconnecting moved %d blocks, want %d", moved, changed)
+	}
+	t.Logf("bitmap resync moved %d blocks", moved)
+
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.b, "primary", "r0")
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	if !bytes.Equal(got[:len(data)], data) {
+		t.Fatal("bob does not have the blocks written while disconnected")
+	}
+}
+
+// nbdWriter is a minimal NBD client: one write at a time, so that it
+// knows exactly which writes were acknowledged.
+type nbdWriter struct {
+	c    net.Conn
+	size uint64
+}
+
+func dialNBD(t *testing.T, path string) *nbdWriter {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hello [18]byte
+	if _, err := io.ReadFull(c, hello[:]); err != nil {
+		t.Fatal(err)
+	}
+	be := binary.BigEndian
+	b := be.AppendUint32(nil, 3) // fixed newstyle, no zeroes
+	b = be.AppendUint64(b, 0x49484156454F5054)
+	b = be.AppendUint32(b, 1) // NBD_OPT_EXPORT_NAME ""
+	b = be.AppendUint32(b, 0)
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	var info [10]byte
+	if _, err := io.ReadFull(c, info[:]); err != nil {
+		t.Fatal(err)
+	}
+	return &nbdWriter{c: c, size: be.Uint64(info[:])}
+}
+
+func (w *nbdWriter) write(handle, off uint64, data []byte) error {
+	be := binary.BigEndian
+	b := be.AppendUint32(nil, 0x25609513)
+	b = be.AppendUint16(b, 0)
+	b = be.AppendUint16(b, 1) // NBD_CMD_WRITE
+	b = be.AppendUint64(b, handle)
+	b = be.AppendUint64(b, off)
+	b = be.AppendUint32(b, uint32(len(data)))
+	if _, err := w.c.Write(append(b, data...)); err != nil {
+		return err
+	}
+	var rep [16]byte
+	if _, err := io.ReadFull(w.c, rep[:]); err != nil {
+		return err
+	}
+	if e := be.Uint32(rep[4:]); e != 0 {
+		return fmt.Errorf("nbd error %d", e)
+	}
+	return nil
+}
+
+// TestKillPrimaryProtocolC: with protocol C every write the writer saw
+// acknowledged is on the secondary when the primary dies.
+func TestKillPrimaryProtocolC(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+
+	w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+	const nblocks = 256
+	var mu sync.Mutex
+	acked := make([]uint64, nblocks) // last acknowledged sequence number per block
+	var nacked, issued uint64
+	done := make(chan error, 1)
+	go func() {
+		blk := make([]byte, 4096)
+		for seq := uint64(1); ; seq++ {
+			i := seq % nblocks
+			for o := 0; o < len(blk); o += 8 {
+				binary.LittleEndian.PutUint64(blk[o:], seq)
+			}
+			mu.Lock()
+			issued = seq
+			mu.Unlock()
+			if err := w.write(seq, i*4096, blk); err != nil {
+				done <- err
+				return
+			}
+			mu.Lock()
+			acked[i] = seq
+			nacked++
+			mu.Unlock()
+		}
+	}()
+	testutil.WaitFor(t, 20*time.Second, "500 acknowledged writes", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return nacked >= 500
+	})
+	p.a.proc.Kill() // kill -9 while the writer writes
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer did not notice the primary's death")
+	}
+	w.c.Close()
+
+	p.waitState(p.b, "cstate", "WFConnection")
+	p.ok(p.b, "primary", "r0")
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := uint64(0); i < nblocks; i++ {
+		seq := binary.LittleEndian.Uint64(got[i*4096:])
+		if seq < acked[i] || seq > issued {
+			t.Fatalf("block %d holds write %d; write %d was acknowledged (last issued %d)", i, seq, acked[i], issued)
+		}
+	}
+	t.Logf("%d acknowledged writes, all on the secondary", nacked)
+}
