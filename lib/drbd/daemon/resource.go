@@ -61,7 +61,7 @@ type Volume struct {
 	exp *export
 
 	// counters (KiB and counts), atomic
-	ns, nr, dw, dr, bmWrites atomic.Uint64
+	ns, nr, dw, dr, bmWrites   atomic.Uint64
 	rsBlocksSent, rsBlocksRecv atomic.Uint64
 }
 
@@ -365,7 +365,16 @@ func (v *Volume) attach(q *api.Request) error {
 	if sb.Flags&meta.FlagFullSync != 0 {
 		bm.SetAll()
 	}
+	if sb.Flags&meta.FlagPrimaryInd != 0 {
+		// This node died while Primary. godrbd keeps no activity log
+		// yet, so any block may have been written here and not on the
+		// peer: all of them are marked out of sync (a full resync
+		// instead of the hot extents of DRBD's activity log).
+		bm.SetAll()
+		r.d.Log.Warn("meta data says Primary: the node crashed as Primary; every block is marked out of sync", "resource", r.name, "minor", v.minor)
+	}
 	v.disk, v.md, v.sb, v.bm, v.size = disk, md, sb, bm, size
+	v.writeBitmap()
 	v.m.UUID = state.UUIDs{Current: sb.UUID[0], Bitmap: sb.UUID[1], History: [2]uint64{sb.UUID[2], sb.UUID[3]}}
 	v.m.CrashedPrimary = sb.Flags&meta.FlagCrashedPrimary != 0
 	if sb.Flags&meta.FlagPrimaryInd != 0 {

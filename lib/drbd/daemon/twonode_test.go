@@ -389,4 +389,21 @@ func TestKillPrimaryProtocolC(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged writes, all on the secondary", nacked)
+
+	// The crashed primary comes back: it becomes the sync target and
+	// ends with bob's data.
+	p.start(p.a)
+	p.ok(p.a, "up", "r0")
+	p.waitSynced()
+	if got := p.ok(p.a, "role", "r0"); got != "Secondary/Primary" {
+		t.Fatalf("role on the returning node: %q", got)
+	}
+	p.ok(p.b, "secondary", "r0")
+	p.ok(p.a, "primary", "r0")
+	dst2 := filepath.Join(t.TempDir(), "out2")
+	nbdcopy(t, p.a.nbdURI(), dst2)
+	got2, _ := os.ReadFile(dst2)
+	if !bytes.Equal(got, got2) {
+		t.Fatal("after the resync the returning node's data differs from the survivor's")
+	}
 }
