@@ -361,6 +361,7 @@ func (r *Resource) standAlone() {
 	}
 	r.netConf = false
 	if r.net != nil {
+		r.net.cancel()
 		r.net.ln.Close()
 		r.net = nil
 	}
@@ -650,6 +651,7 @@ func (p *peerLink) receive() error {
 			if err := v.flushLocal(); err != nil {
 				return fmt.Errorf("drbd: flush for barrier %d: %w", br.Barrier, err)
 			}
+			v.barriers.Add(1)
 			ack = repl.BarrierAck{Barrier: br.Barrier, SetSize: epochWrites}.Append(ack[:0])
 			epochWrites = 0
 			if err := p.meta.Send(repl.PBarrierAck, ack); err != nil {

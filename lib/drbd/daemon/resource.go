@@ -63,6 +63,7 @@ type Volume struct {
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
 	rsBlocksSent, rsBlocksRecv atomic.Uint64
+	barriers                   atomic.Uint64 // P_BARRIERs received and flushed
 }
 
 func newResource(d *Daemon, cfg *api.Resource) *Resource {

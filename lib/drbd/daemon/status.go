@@ -70,6 +70,7 @@ type PeerDeviceStatus struct {
 	PercentInSync        float64 `json:"percent-in-sync"`
 	ResyncBlocksSent     uint64  `json:"godrbd-resync-blocks-sent"`
 	ResyncBlocksReceived uint64  `json:"godrbd-resync-blocks-received"`
+	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -113,7 +114,7 @@ func (r *Resource) status() Status {
 		}
 		pd := PeerDeviceStatus{Volume: n, ReplicationState: s.Conn.String(), PeerDiskState: s.PDsk.String(),
 			ResyncSuspended: "no", Received: v.nr.Load(), Sent: v.ns.Load(), OutOfSync: v.bits() * 4,
-			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), PercentInSync: 100}
+			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), BarriersReceived: v.barriers.Load(), PercentInSync: 100}
 		if s.Conn == state.Connected {
 			pd.ReplicationState = "Established"
 		}

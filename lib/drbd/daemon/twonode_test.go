@@ -407,3 +407,117 @@ func TestKillPrimaryProtocolC(t *testing.T) {
 		t.Fatal("after the resync the returning node's data differs from the survivor's")
 	}
 }
+
+// TestProtocolsAB: protocols A and B replicate too, and a flush on the
+// primary is a flush (a barrier) on the secondary.
+func TestProtocolsAB(t *testing.T) {
+	for _, proto := range []string{"A", "B"} {
+		t.Run(proto, func(t *testing.T) {
+			p := newPair(t, proto)
+			p.waitState(p.a, "cstate", "Connected")
+			p.ok(p.a, "primary", "--force", "r0")
+			p.waitSynced()
+			data := make([]byte, 1<<20)
+			rand.Read(data)
+			src := filepath.Join(t.TempDir(), "data")
+			os.WriteFile(src, data, 0o644)
+			before := p.b.status().Connections[0].PeerDevices[0]
+			if out, err := exec.Command("nbdcopy", "--flush", src, p.a.nbdURI()).CombinedOutput(); err != nil {
+				t.Fatalf("nbdcopy: %v\n%s", err, out)
+			}
+			after := p.b.status().Connections[0].PeerDevices[0]
+			if after.BarriersReceived <= before.BarriersReceived {
+				t.Errorf("the flush on the primary made no barrier on the secondary (%d before, %d after)", before.BarriersReceived, after.BarriersReceived)
+			}
+			if got := after.Received - before.Received; got != 1024 {
+				t.Errorf("the secondary received %d KiB, want 1024", got)
+			}
+			p.ok(p.a, "secondary", "r0")
+			p.ok(p.b, "primary", "r0")
+			dst := filepath.Join(t.TempDir(), "out")
+			nbdcopy(t, p.b.nbdURI(), dst)
+			got, _ := os.ReadFile(dst)
+			if !bytes.Equal(got[:len(data)], data) {
+				t.Fatalf("protocol %s: bob does not read back what alice wrote", proto)
+			}
+		})
+	}
+}
+
+// TestAuthenticationFailure: different shared secrets end in StandAlone
+// on both nodes, as DRBD does.
+func TestAuthenticationFailure(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "down", "r0")
+	p.ok(p.b, "down", "r0")
+	conf, _ := os.ReadFile(p.a.conf)
+	other := filepath.Join(t.TempDir(), "drbd.conf")
+	os.WriteFile(other, bytes.Replace(conf, []byte("two nodes, one secret"), []byte("another secret"), 1), 0o644)
+	p.b.conf = other
+	p.ok(p.a, "up", "r0")
+	p.ok(p.b, "up", "r0")
+	p.waitState(p.a, "cstate", "StandAlone")
+	p.waitState(p.b, "cstate", "StandAlone")
+	testutil.WaitFor(t, 5*time.Second, "the log line", func() bool {
+		return strings.Contains(p.a.proc.Output(), "Authentication of peer failed") || strings.Contains(p.b.proc.Output(), "Authentication of peer failed")
+	})
+}
+
+// TestRefusals: DRBD's words and exit codes for requests godrbd refuses.
+func TestRefusals(t *testing.T) {
+	p := newPair(t, "C")
+	a := p.a
+	// role of a minor that does not exist: the resource is not up on a
+	// third daemon with no resources.
+	p.ok(a, "down", "r0")
+	_, errOut, code := p.adm_(a, "role", "r0")
+	if code != 10 || !strings.Contains(errOut, "0: Failure: (127) Device minor not allocated") {
+		t.Errorf("role of a minor that is down: exit %d %q", code, errOut)
+	}
+	// Local address in use.
+	ln, err := net.Listen("tcp", "127.0.0.1:"+portOf(t, a.conf))
+	if err != nil {
+		t.Skip("port taken meanwhile")
+	}
+	_, errOut, code = p.adm_(a, "up", "r0")
+	ln.Close()
+	if code == 0 || !strings.Contains(errOut, "r0: Failure: (102) Local address(port) already in use.") {
+		t.Errorf("up with the port in use: exit %d %q", code, errOut)
+	}
+	p.ok(a, "down", "r0")
+	// No meta data.
+	os.Truncate(a.disk, 0)
+	os.Truncate(a.disk, diskSize)
+	_, errOut, code = p.adm_(a, "up", "r0")
+	if code == 0 || !strings.Contains(errOut, "0: Failure: (119) No valid meta-data signature found.") {
+		t.Errorf("up without meta data: exit %d %q", code, errOut)
+	}
+	p.ok(a, "down", "r0")
+	p.ok(a, "create-md", "--force", "r0")
+	p.ok(a, "up", "r0")
+	p.ok(a, "primary", "--force", "r0")
+	// An open export holds the device.
+	w := dialNBD(t, daemon.NBDPath(a.rundir, "r0", 0))
+	for _, cmd := range []string{"secondary", "down"} {
+		_, errOut, code = p.adm_(a, cmd, "r0")
+		if code != 11 || !strings.Contains(errOut, "State change failed: (-12) Device is held open by someone") {
+			t.Errorf("%s with the export open: exit %d %q", cmd, code, errOut)
+		}
+	}
+	w.c.Close()
+	testutil.WaitFor(t, 5*time.Second, "secondary once the export is closed", func() bool {
+		_, _, code := p.adm_(a, "secondary", "r0")
+		return code == 0
+	})
+	if _, err := os.Stat(daemon.NBDPath(a.rundir, "r0", 0)); err == nil {
+		t.Error("the export stays after secondary")
+	}
+}
+
+func portOf(t *testing.T, conf string) string {
+	b, _ := os.ReadFile(conf)
+	i := strings.Index(string(b), "127.0.0.1:")
+	rest := string(b)[i+len("127.0.0.1:"):]
+	return rest[:strings.IndexByte(rest, ';')]
+}
