@@ -199,6 +199,21 @@ func (v *Volume) stateChanged(os state.State) {
 	if s.Role != state.Primary && os.Role == state.Primary {
 		v.stopExport()
 	}
+	// invalidate / invalidate-remote: a cluster-wide change. Both sides
+	// set every bit, so no bitmap is exchanged: the peer learns of it
+	// from our state, the target waits for the sync UUID, the source
+	// starts.
+	if s.Conn == state.StartingSyncT && os.Conn != state.StartingSyncT {
+		v.sendState()
+		v.step(state.BitmapDone{}) // → WFBitMapT
+		v.step(state.BitmapDone{}) // → WFSyncUUID
+		return
+	}
+	if s.Conn == state.StartingSyncS && os.Conn != state.StartingSyncS {
+		v.sendState()
+		v.step(state.BitmapDone{}) // → SyncSource
+		return
+	}
 	if (s.Conn == state.SyncSource || s.Conn == state.SyncTarget) && v.bm != nil && v.bm.Count() == 0 {
 		v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
 	}

@@ -521,3 +521,25 @@ func portOf(t *testing.T, conf string) string {
 	rest := string(b)[i+len("127.0.0.1:"):]
 	return rest[:strings.IndexByte(rest, ';')]
 }
+
+// TestInvalidate: invalidate on the secondary and invalidate-remote on
+// the primary each make a full sync.
+func TestInvalidate(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	blocks := uint64(p.b.status().Devices[0].Size / 4)
+	for i, c := range []struct {
+		n   *node
+		cmd string
+	}{{p.b, "invalidate"}, {p.a, "invalidate-remote"}} {
+		before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+		p.ok(c.n, c.cmd, "r0")
+		p.waitSynced()
+		p.waitState(p.a, "cstate", "Connected")
+		if got := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; got != blocks {
+			t.Errorf("%d: %s moved %d blocks, want %d", i, c.cmd, got, blocks)
+		}
+	}
+}
