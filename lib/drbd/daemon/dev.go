@@ -212,7 +212,15 @@ func (v *Volume) write(p []byte, off int64) error {
 	if !replicate {
 		return nil
 	}
-	if err := link.sender.Write(context.Background(), off, p, false); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
+	err := link.sender.Write(ctx, off, p, false)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The peer did not answer in timeout × ko-count: drop it.
+		v.r.d.Log.Warn("peer did not acknowledge a write in time; dropping the connection", "resource", v.r.name, "timeout", link.ackTimeout)
+		link.close()
+	}
+	if err != nil {
 		v.r.d.Log.Warn("replication failed; blocks marked out of sync", "resource", v.r.name, "offset", off, "error", err)
 		v.r.mu.Lock()
 		v.markOutOfSync(off, len(p))
@@ -234,7 +242,12 @@ func (v *Volume) flush() error {
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
 	v.r.mu.Unlock()
 	if ok {
-		if err := link.sender.Flush(context.Background()); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
+		defer cancel()
+		if err := link.sender.Flush(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				link.close()
+			}
 			v.r.d.Log.Warn("remote flush failed", "resource", v.r.name, "error", err)
 		}
 	}

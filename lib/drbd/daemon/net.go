@@ -29,6 +29,11 @@ type netState struct {
 	proto  int
 	done   chan struct{}
 	retry  time.Duration
+	// pingInt is net { ping-int } (idle time before TCP keepalive
+	// probes); ackTimeout is timeout × ko-count, the longest a write
+	// waits for the peer's ack before the connection is dropped.
+	pingInt    time.Duration
+	ackTimeout time.Duration
 }
 
 // peerLink is one established connection: DRBD's data and meta sockets.
@@ -38,6 +43,7 @@ type peerLink struct {
 	data, meta *repl.Conn
 	sender     *repl.Sender
 	active     bool
+	ackTimeout time.Duration
 	once       sync.Once
 }
 
@@ -90,6 +96,11 @@ func (r *Resource) connect(q *api.Request) error {
 		done: make(chan struct{}), retry: 500 * time.Millisecond}
 	if p, ok := opt(opts, "protocol"); ok {
 		ns.proto = protoNumber(p)
+	}
+	ns.pingInt = time.Duration(optInt(opts, "ping-int", 10)) * time.Second
+	ns.ackTimeout = time.Duration(optInt(opts, "timeout", 60)*optInt(opts, "ko-count", 7)) * 100 * time.Millisecond
+	if ns.ackTimeout <= 0 {
+		ns.ackTimeout = 42 * time.Second
 	}
 	if ci, ok := opt(opts, "connect-int"); ok {
 		if n, err := strconv.Atoi(ci); err == nil && n > 0 && time.Duration(n)*time.Second < ns.retry {
@@ -250,13 +261,32 @@ func setNoDelay(c net.Conn) {
 	}
 }
 
+// keepAlive makes a silent peer (a cable pulled, a host frozen) a
+// broken connection after ping-int and three missed probes.
+func keepAlive(c net.Conn, idle time.Duration) {
+	if t, ok := c.(*net.TCPConn); ok {
+		t.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: idle, Interval: time.Second, Count: 3})
+	}
+}
+
+func optInt(opts []api.Option, name string, def int) int {
+	if v, ok := opt(opts, name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
 func (r *Resource) vol0() *Volume { return r.vols[0] }
 
 // runLink runs one connection to its end. It reports whether the
 // connection attempts must stop (authentication failed, incompatible
 // settings: DRBD goes StandAlone).
 func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (final bool) {
-	p := &peerLink{r: r, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active}
+	p := &peerLink{r: r, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active, ackTimeout: ns.ackTimeout}
+	keepAlive(dc, ns.pingInt)
+	keepAlive(mc, ns.pingInt)
 	stop := context.AfterFunc(ctx, p.close)
 	defer stop()
 	defer p.close()

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,6 +64,12 @@ func freePort(t *testing.T) int {
 // starts a godrbd for each and runs create-md and up on both.
 func newPair(t *testing.T, protocol string) *pair {
 	t.Helper()
+	return newPairNet(t, protocol, "")
+}
+
+// newPairNet is newPair with more net options.
+func newPairNet(t *testing.T, protocol, netOpts string) *pair {
+	t.Helper()
 	needTool(t, "nbdcopy")
 	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
 	dir := t.TempDir()
@@ -83,11 +90,11 @@ func newPair(t *testing.T, protocol string) *pair {
 	text := fmt.Sprintf(`global { disable-ip-verification; usage-count no; }
 resource r0 {
   protocol %s;
-  net { cram-hmac-alg sha256; shared-secret "two nodes, one secret"; }
+  net { cram-hmac-alg sha256; shared-secret "two nodes, one secret"; %s}
   on alice { device /dev/drbd0; disk %s; address 127.0.0.1:%d; meta-disk internal; }
   on bob   { device /dev/drbd0; disk %s; address 127.0.0.2:%d; meta-disk internal; }
 }
-`, protocol, p.a.disk, port, p.b.disk, port)
+`, protocol, netOpts, p.a.disk, port, p.b.disk, port)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +109,10 @@ resource r0 {
 func (p *pair) start(n *node) {
 	n.proc = testutil.Start(p.t, "godrbd "+n.name, nil, p.bin, "--rundir", n.rundir, "--node", n.name, "run", "-d")
 	testutil.WaitFor(p.t, 5*time.Second, n.name+"'s godrbd socket", func() bool {
-		_, err := os.Stat(filepath.Join(n.rundir, api.SocketName))
+		c, err := net.Dial("unix", filepath.Join(n.rundir, api.SocketName))
+		if err == nil {
+			c.Close()
+		}
 		return err == nil
 	})
 }
@@ -542,4 +552,38 @@ func TestInvalidate(t *testing.T) {
 			t.Errorf("%d: %s moved %d blocks, want %d", i, c.cmd, got, blocks)
 		}
 	}
+}
+
+// TestFrozenPeer: a peer that stops answering (SIGSTOP) is dropped after
+// timeout × ko-count; the write completes, its block is marked out of
+// sync and moves when the peer is back.
+func TestFrozenPeer(t *testing.T) {
+	p := newPairNet(t, "C", "timeout 5; ko-count 2; ")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+	defer w.c.Close()
+	blk := make([]byte, 4096)
+	rand.Read(blk)
+	if err := w.write(1, 0, blk); err != nil {
+		t.Fatal(err)
+	}
+	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	start := time.Now()
+	err := w.write(2, 8192, blk)
+	took := time.Since(start)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGCONT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("the write waited %v for a frozen peer; timeout × ko-count is 1s", took)
+	}
+	p.waitSynced()
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; moved != 1 {
+		t.Errorf("after the peer came back %d blocks moved, want the 1 written meanwhile", moved)
+	}
+	t.Logf("write completed after %v with the peer frozen", took.Round(time.Millisecond))
 }
