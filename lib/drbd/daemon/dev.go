@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
@@ -199,6 +200,11 @@ func (v *Volume) write(p []byte, off int64) error {
 		v.r.mu.Unlock()
 		return ErrNoData
 	}
+	if err := v.alBegin(off, len(p)); err != nil {
+		v.r.mu.Unlock()
+		return err
+	}
+	defer v.alEnd(off, len(p))
 	link := v.link()
 	s := v.m.S
 	replicate := link != nil && link.sender != nil && s.Conn >= state.Connected && s.PDsk >= state.Inconsistent
@@ -252,4 +258,47 @@ func (v *Volume) flush() error {
 		}
 	}
 	return nil
+}
+
+func extents(off int64, n int) (uint32, uint32) {
+	return meta.ExtentOfSector(uint64(off) / 512), meta.ExtentOfSector((uint64(off) + uint64(n) - 1) / 512)
+}
+
+// alBegin puts the extents of a write into the activity log, writing a
+// transaction first when one of them was cold (r.mu held): after a
+// crash as Primary, apply-al marks them out of sync.
+func (v *Volume) alBegin(off int64, n int) error {
+	if v.al == nil || v.md == nil {
+		return nil
+	}
+	first, last := extents(off, n)
+	for e := first; e <= last; e++ {
+		needTx, evicted, err := v.al.Begin(e)
+		if err != nil {
+			return err
+		}
+		if evicted != meta.LCFree {
+			v.writeBitmap()
+		}
+		if needTx {
+			block, o := v.al.Transaction()
+			if err := v.md.WriteALBlock(block, o); err != nil {
+				return err
+			}
+			v.alWrites.Add(1)
+		}
+	}
+	return nil
+}
+
+func (v *Volume) alEnd(off int64, n int) {
+	v.r.mu.Lock()
+	defer v.r.mu.Unlock()
+	if v.al == nil {
+		return
+	}
+	first, last := extents(off, n)
+	for e := first; e <= last; e++ {
+		v.al.End(e)
+	}
 }

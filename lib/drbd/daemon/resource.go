@@ -43,6 +43,7 @@ type Volume struct {
 	md   *meta.Device
 	sb   *meta.SuperBlock
 	bm   *meta.Bitmap
+	al   *meta.ActivityLog
 	size int64 // usable bytes
 
 	peerUUIDs state.UUIDs // as the peer last sent them
@@ -64,6 +65,7 @@ type Volume struct {
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
 	rsBlocksSent, rsBlocksRecv atomic.Uint64
 	barriers                   atomic.Uint64 // P_BARRIERs received and flushed
+	alWrites                   atomic.Uint64 // activity log transactions written
 }
 
 func newResource(d *Daemon, cfg *api.Resource) *Resource {
@@ -76,6 +78,13 @@ func random64() uint64 {
 	var b [8]byte
 	rand.Read(b[:])
 	return binary.LittleEndian.Uint64(b[:])
+}
+
+func optOr(opts []api.Option, name, def string) string {
+	if v, ok := opt(opts, name); ok {
+		return v
+	}
+	return def
 }
 
 func opt(opts []api.Option, name string) (string, bool) {
@@ -311,6 +320,15 @@ func (v *Volume) writeMeta() {
 	if v.m.CrashedPrimary {
 		f |= meta.FlagCrashedPrimary
 	}
+	// While Primary the activity log is in use: the meta data says
+	// unclean (8.4-unclean magic) until a clean demotion.
+	if s.Role == state.Primary {
+		f &^= meta.FlagALClean
+		v.sb.Magic = meta.Magic84Unclean
+	} else {
+		f |= meta.FlagALClean
+		v.sb.Magic = meta.Magic84
+	}
 	v.sb.Flags = f
 	if err := v.md.WriteSuper(v.sb); err != nil {
 		v.r.d.Log.Error("writing the meta data", "resource", v.r.name, "error", err)
@@ -365,6 +383,22 @@ func (v *Volume) attach(q *api.Request) error {
 		md.Close()
 		return api.Failure(v.obj(), api.ErrMDInvalid)
 	}
+	if !sb.Clean() {
+		// apply-al did not run (adjust, or an attach by hand): replay
+		// the activity log now, as drbdadm would have.
+		n, err := md.ApplyAL()
+		if err != nil {
+			disk.Close()
+			md.Close()
+			return &api.Refusal{Object: v.obj(), Code: api.ErrMDInvalid, Text: "apply-al: " + err.Error()}
+		}
+		r.d.Log.Info("activity log applied", "resource", r.name, "minor", v.minor, "bits", n)
+		if sb, err = md.Read(); err != nil {
+			disk.Close()
+			md.Close()
+			return api.Failure(v.obj(), api.ErrMDInvalid)
+		}
+	}
 	size := disk.Size()
 	if idx == meta.Internal {
 		size = int64(md.Layout.MaxUsableSect) * 512
@@ -382,13 +416,18 @@ func (v *Volume) attach(q *api.Request) error {
 		bm.SetAll()
 	}
 	if sb.Flags&meta.FlagPrimaryInd != 0 {
-		// This node died while Primary. godrbd keeps no activity log
-		// yet, so any block may have been written here and not on the
-		// peer: all of them are marked out of sync (a full resync
-		// instead of the hot extents of DRBD's activity log).
-		bm.SetAll()
-		r.d.Log.Warn("meta data says Primary: the node crashed as Primary; every block is marked out of sync", "resource", r.name, "minor", v.minor)
+		// This node died while Primary: apply-al has marked the
+		// extents of its activity log out of sync.
+		r.d.Log.Warn("the node crashed as Primary; the activity log's extents are out of sync", "resource", r.name, "minor", v.minor, "out-of-sync", bm.Count())
 	}
+	sb.LaSizeSect = uint64(size / 512)
+	nal := 1237
+	if cv != nil {
+		if n, err := strconv.Atoi(optOr(cv.DiskOptions, "al-extents", "1237")); err == nil && n >= 7 {
+			nal = n
+		}
+	}
+	v.al = meta.NewActivityLog(nal, sb.ALStripes, sb.ALStripeSize4k, 1)
 	v.disk, v.md, v.sb, v.bm, v.size = disk, md, sb, bm, size
 	v.writeBitmap()
 	v.m.UUID = state.UUIDs{Current: sb.UUID[0], Bitmap: sb.UUID[1], History: [2]uint64{sb.UUID[2], sb.UUID[3]}}
@@ -419,7 +458,7 @@ func (v *Volume) closeDisk() {
 	v.writeBitmap()
 	v.disk.Close()
 	v.md.Close()
-	v.disk, v.md, v.sb, v.bm = nil, nil, nil, nil
+	v.disk, v.md, v.sb, v.bm, v.al = nil, nil, nil, nil, nil
 }
 
 func (v *Volume) detach(force bool) error {

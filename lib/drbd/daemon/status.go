@@ -107,7 +107,7 @@ func (r *Resource) status() Status {
 		}
 		st.Suspended = st.Suspended || s.Suspended()
 		st.Devices = append(st.Devices, DeviceStatus{Volume: n, Minor: v.minor, DiskState: s.Disk.String(), Quorum: true,
-			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no"})
+			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no"})
 		cs.ConnectionState = connName(s.Conn)
 		if s.Conn >= state.Connected {
 			cs.PeerRole = s.Peer.String()
@@ -244,8 +244,8 @@ func (d *Daemon) procText() string {
 			fmt.Fprintf(&t, "%2d: cs:%s ro:%s/%s ds:%s/%s %s %s\n", v.minor, s.Conn, s.Role, s.Peer, s.Disk, s.PDsk, p, s.Flags())
 			pe := 0
 			wo := "f"
-			fmt.Fprintf(&t, "    ns:%d nr:%d dw:%d dr:%d al:0 bm:%d lo:0 pe:%d ua:0 ap:0 ep:1 wo:%s oos:%d\n",
-				v.ns.Load(), v.nr.Load(), v.dw.Load(), v.dr.Load(), v.bmWrites.Load(), pe, wo, v.bits()*4)
+			fmt.Fprintf(&t, "    ns:%d nr:%d dw:%d dr:%d al:%d bm:%d lo:0 pe:%d ua:0 ap:0 ep:1 wo:%s oos:%d\n",
+				v.ns.Load(), v.nr.Load(), v.dw.Load(), v.dr.Load(), v.alWrites.Load(), v.bmWrites.Load(), pe, wo, v.bits()*4)
 			if v.syncing() && (s.Conn == state.SyncSource || s.Conn == state.SyncTarget || s.Conn == state.PausedSyncS || s.Conn == state.PausedSyncT) {
 				total := v.rsTotal * 4
 				left := min(v.bits(), v.rsTotal) * 4

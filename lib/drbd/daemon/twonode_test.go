@@ -408,6 +408,11 @@ func TestKillPrimaryProtocolC(t *testing.T) {
 	if got := p.ok(p.a, "role", "r0"); got != "Secondary/Primary" {
 		t.Fatalf("role on the returning node: %q", got)
 	}
+	// The writer wrote into the first 4 MiB activity log extent only:
+	// apply-al marks that extent, and only it moves back.
+	if moved := p.a.status().Connections[0].PeerDevices[0].ResyncBlocksReceived; moved != 1024 {
+		t.Errorf("the returning node received %d blocks, want the 1024 of the one hot extent", moved)
+	}
 	p.ok(p.b, "secondary", "r0")
 	p.ok(p.a, "primary", "r0")
 	dst2 := filepath.Join(t.TempDir(), "out2")
