@@ -375,8 +375,18 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (
 			}
 		}
 	}
+	// The sync handshake dropped the connection (split brain, two
+	// Primaries): StandAlone, the network configuration is gone.
+	v := r.vol0()
+	final = r.net == ns && v != nil && v.m.S.Conn == state.StandAlone
+	if final {
+		r.netConf = false
+		r.net = nil
+		ns.ln.Close()
+		ns.cancel()
+	}
 	r.mu.Unlock()
-	return false
+	return final
 }
 
 // standAlone ends the connection attempts after a final error.

@@ -592,3 +592,52 @@ func TestFrozenPeer(t *testing.T) {
 	}
 	t.Logf("write completed after %v with the peer frozen", took.Round(time.Millisecond))
 }
+
+// TestSplitBrain: both nodes written while apart is detected when they
+// meet again; connect --discard-my-data on the victim resolves it, and
+// the victim ends with the survivor's data.
+func TestSplitBrain(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.b, "disconnect", "r0")
+	p.ok(p.b, "primary", "r0")
+	mine := make([]byte, 8192)
+	rand.Read(mine)
+	src := filepath.Join(t.TempDir(), "a")
+	os.WriteFile(src, mine, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	theirs := make([]byte, 4096)
+	rand.Read(theirs)
+	src2 := filepath.Join(t.TempDir(), "b")
+	os.WriteFile(src2, theirs, 0o644)
+	nbdcopy(t, src2, p.b.nbdURI())
+	p.ok(p.b, "secondary", "r0")
+
+	p.ok(p.a, "connect", "r0")
+	p.ok(p.b, "connect", "r0")
+	testutil.WaitFor(t, 10*time.Second, "split brain detected", func() bool {
+		return strings.Contains(p.a.proc.Output(), "Split-Brain detected") && strings.Contains(p.b.proc.Output(), "Split-Brain detected")
+	})
+	p.waitState(p.b, "cstate", "StandAlone")
+
+	p.ok(p.b, "connect", "--discard-my-data", "r0")
+	if got := p.ok(p.a, "cstate", "r0"); got == "StandAlone" {
+		p.ok(p.a, "connect", "r0")
+	}
+	p.waitSynced()
+	// The victim received the survivor's changed blocks and its own.
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived; moved < 3 {
+		t.Errorf("the victim received %d blocks, want at least 3", moved)
+	}
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.b, "primary", "r0")
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	if !bytes.Equal(got[:len(mine)], mine) {
+		t.Fatal("the victim does not hold the survivor's data after the split brain")
+	}
+}
