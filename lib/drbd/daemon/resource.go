@@ -53,6 +53,8 @@ type Volume struct {
 	rxBitmap  []byte // the peer's bitmap while it arrives
 	rsTotal   uint64 // bits to resync when the resync started
 	resyncing bool
+	fencing   bool         // the fence-peer handler runs
+	fenceRV   state.Result // what its FenceResult gave
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent
@@ -275,7 +277,7 @@ func (v *Volume) do(acts []state.Action) {
 		case state.ActCloseDisk:
 			v.closeDisk()
 		case state.ActHandler:
-			v.r.d.Log.Warn("handler not run (godrbd runs no handlers yet)", "resource", v.r.name, "handler", a.Arg)
+			v.handler(a.Arg)
 		case state.ActStartVerify:
 			v.r.d.Log.Warn("online verify is not implemented", "resource", v.r.name)
 		}
@@ -487,6 +489,14 @@ func (v *Volume) promote(force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rv := v.step(state.Promote{Force: force})
+	if rv == state.InTransientState && v.fencing {
+		// The promotion waits for the fence-peer handler, as
+		// drbdsetup primary does.
+		for v.fencing {
+			r.cond.Wait()
+		}
+		rv = v.fenceRV
+	}
 	if rv == state.NothingToDo {
 		return nil
 	}

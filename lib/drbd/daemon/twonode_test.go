@@ -70,6 +70,12 @@ func newPair(t *testing.T, protocol string) *pair {
 // newPairNet is newPair with more net options.
 func newPairNet(t *testing.T, protocol, netOpts string) *pair {
 	t.Helper()
+	return newPairWith(t, protocol, netOpts, "")
+}
+
+// newPairWith is newPair with more net options and more sections.
+func newPairWith(t *testing.T, protocol, netOpts, extra string) *pair {
+	t.Helper()
 	needTool(t, "nbdcopy")
 	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
 	dir := t.TempDir()
@@ -91,10 +97,11 @@ func newPairNet(t *testing.T, protocol, netOpts string) *pair {
 resource r0 {
   protocol %s;
   net { cram-hmac-alg sha256; shared-secret "two nodes, one secret"; %s}
+  %s
   on alice { device /dev/drbd0; disk %s; address 127.0.0.1:%d; meta-disk internal; }
   on bob   { device /dev/drbd0; disk %s; address 127.0.0.2:%d; meta-disk internal; }
 }
-`, protocol, netOpts, p.a.disk, port, p.b.disk, port)
+`, protocol, netOpts, extra, p.a.disk, port, p.b.disk, port)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -639,5 +646,37 @@ func TestSplitBrain(t *testing.T) {
 	got, _ := os.ReadFile(dst)
 	if !bytes.Equal(got[:len(mine)], mine) {
 		t.Fatal("the victim does not hold the survivor's data after the split brain")
+	}
+}
+
+// TestFencePeer: with fencing resource-only, promoting a node whose peer
+// is unreachable runs the fence-peer handler through godrbdadm, with
+// DRBD's environment; exit 7 (peer fenced) lets the promotion go on,
+// exit 1 refuses it with (-7).
+func TestFencePeer(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "fenced")
+	code := filepath.Join(t.TempDir(), "code")
+	os.WriteFile(code, []byte("1"), 0o644)
+	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-only; }
+  handlers { fence-peer "echo $DRBD_RESOURCE $DRBD_PEER_ADDRESS >> %s; exit $(cat %s)"; }`, out, code))
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.a, "secondary", "r0")
+	p.b.proc.Kill()
+	p.waitState(p.a, "cstate", "WFConnection")
+
+	_, errOut, rc := p.adm_(p.a, "primary", "r0")
+	if rc != 11 || !strings.Contains(errOut, "0: State change failed: (-7) Refusing to be Primary while peer is not outdated") {
+		t.Errorf("primary with a failing fence-peer handler: exit %d %q", rc, errOut)
+	}
+	os.WriteFile(code, []byte("7"), 0o644)
+	p.ok(p.a, "primary", "r0")
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/Outdated" {
+		t.Errorf("dstate after fencing: %q", got)
+	}
+	b, _ := os.ReadFile(out)
+	if want := "r0 127.0.0.2\nr0 127.0.0.2\n"; string(b) != want {
+		t.Errorf("the handler saw %q, want %q", b, want)
 	}
 }
