@@ -680,3 +680,17 @@ func TestFencePeer(t *testing.T) {
 		t.Errorf("the handler saw %q, want %q", b, want)
 	}
 }
+
+// TestSecondDaemon: a second godrbd on the same rundir refuses to start
+// and says why.
+func TestSecondDaemon(t *testing.T) {
+	p := newPair(t, "C")
+	out, errOut, code := testutil.Run(t, nil, p.bin, "--rundir", p.a.rundir, "run")
+	if code != 20 || !strings.Contains(errOut, "is in use: another daemon is already running") {
+		t.Errorf("second godrbd: exit %d\n%s%s", code, out, errOut)
+	}
+	// The first one still answers.
+	if got := p.ok(p.a, "role", "r0"); got != "Secondary/Secondary" && got != "Secondary/Unknown" {
+		t.Errorf("role: %q", got)
+	}
+}
