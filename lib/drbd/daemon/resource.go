@@ -11,11 +11,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/linux-ha-go/ha/lib/drbd/api"
 	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
+	"github.com/linux-ha-go/ha/lib/ipc"
 )
 
 // Resource is one resource: its volumes and its connection.
@@ -581,8 +583,28 @@ func (v *Volume) waitSync(ctx context.Context) error {
 	return v.r.wait(ctx, func() bool { return !v.syncing() })
 }
 
+// waitConnect blocks until the volume is connected, for wfc-timeout
+// seconds (degr-wfc-timeout when the meta data says the node was not
+// connected when it went down; 0 = forever).
 func (v *Volume) waitConnect(ctx context.Context, q *api.Request) error {
-	return v.r.wait(ctx, func() bool { return v.m.S.Conn >= state.Connected || !v.r.netConf })
+	v.r.mu.Lock()
+	secs := optInt(q.Options, "wfc-timeout", 0)
+	if v.sb != nil && v.sb.Flags&meta.FlagConnectedInd == 0 {
+		if d := optInt(q.Options, "degr-wfc-timeout", 0); d > 0 {
+			secs = d
+		}
+	}
+	v.r.mu.Unlock()
+	if secs > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+		defer cancel()
+	}
+	err := v.r.wait(ctx, func() bool { return v.m.S.Conn >= state.Connected || !v.r.netConf })
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ipc.Errorf(ipc.CodeTimeout, 5, "%d: not connected after %d seconds (wfc-timeout)", v.minor, secs)
+	}
+	return err
 }
 
 // wait blocks until cond (checked under r.mu) holds or ctx ends.

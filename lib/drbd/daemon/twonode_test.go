@@ -694,3 +694,24 @@ func TestSecondDaemon(t *testing.T) {
 		t.Errorf("role: %q", got)
 	}
 }
+
+// TestWaitConnect: wait-connect waits for the peer, at most wfc-timeout
+// seconds.
+func TestWaitConnect(t *testing.T) {
+	p := newPairWith(t, "C", "", "startup { wfc-timeout 1; }")
+	p.ok(p.a, "wait-connect", "r0")
+	p.b.proc.Kill()
+	p.waitState(p.a, "cstate", "WFConnection")
+	start := time.Now()
+	_, errOut, code := p.adm_(p.a, "wait-connect", "r0")
+	took := time.Since(start)
+	if code == 0 || took < time.Second || took > 5*time.Second || !strings.Contains(errOut, "wfc-timeout") {
+		t.Errorf("wait-connect without a peer: exit %d after %v: %q", code, took, errOut)
+	}
+	p.start(p.b)
+	p.ok(p.b, "up", "r0")
+	p.ok(p.a, "wait-connect", "r0")
+	if got := p.ok(p.a, "cstate", "r0"); got != "Connected" {
+		t.Errorf("cstate after wait-connect: %q", got)
+	}
+}
