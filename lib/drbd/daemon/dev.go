@@ -190,12 +190,13 @@ func (v *Volume) markOutOfSync(off int64, n int) {
 // protocol says; when the peer cannot have it, its blocks are marked out
 // of sync.
 func (v *Volume) write(p []byte, off int64) error {
-	if off < 0 || off+int64(len(p)) > v.size {
-		return fmt.Errorf("godrbd: write beyond the end of the device")
-	}
 	v.ioMu.Lock()
 	defer v.ioMu.Unlock()
 	v.r.mu.Lock()
+	if off < 0 || off+int64(len(p)) > v.size {
+		v.r.mu.Unlock()
+		return fmt.Errorf("godrbd: write beyond the end of the device")
+	}
 	if v.disk == nil || v.m.S.Role != state.Primary || v.m.S.Disk != state.UpToDate {
 		v.r.mu.Unlock()
 		return ErrNoData

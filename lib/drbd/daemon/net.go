@@ -455,7 +455,7 @@ func (v *Volume) sendState() {
 
 func (v *Volume) sendSizes() {
 	if p := v.link(); p != nil {
-		s := uint64(v.size / 512)
+		s := uint64(v.diskSize / 512)
 		p.data.Send(repl.PSizes, repl.Sizes{DSize: s, CSize: s, MaxBioSize: 1 << 20}.Append(nil))
 	}
 }
@@ -476,12 +476,26 @@ func (v *Volume) bitmapBytes() []byte {
 
 const bitmapChunk = 256 << 10
 
+// xferBits is the number of bitmap bits both nodes have: the blocks of
+// the smaller disk. xferBytes is their size on the wire (64-bit words).
+func (v *Volume) xferBits() uint64 {
+	if v.bm == nil {
+		return 0
+	}
+	return min(v.bm.Len(), uint64(v.size)/4096)
+}
+
+func (v *Volume) xferBytes() int { return int((v.xferBits() + 63) / 64 * 8) }
+
 func (v *Volume) sendBitmap() {
 	p := v.link()
 	if p == nil {
 		return
 	}
 	b := v.bitmapBytes()
+	if n := v.xferBytes(); len(b) > n {
+		b = b[:n]
+	}
 	for len(b) > 0 {
 		n := min(len(b), bitmapChunk)
 		if err := p.data.Send(repl.PBitmap, b[:n]); err != nil {
@@ -499,6 +513,10 @@ func (v *Volume) sendBitmap() {
 func (v *Volume) startResync() {
 	if v.bm == nil {
 		return
+	}
+	// Blocks beyond the smaller disk are not replicated.
+	if n := v.xferBits(); n < v.bm.Len() {
+		v.bm.ClearRange(n, v.bm.Len()-n)
 	}
 	v.rsTotal = v.bm.Count()
 	v.resyncing = true
@@ -570,6 +588,11 @@ func (p *peerLink) receive() error {
 			}
 			r.mu.Lock()
 			v.peerSize = s.DSize
+			v.size = v.diskSize
+			if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
+				v.size = peer
+				r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", peer/1024)
+			}
 			r.mu.Unlock()
 		case repl.PUUIDs:
 			u, err := repl.DecodeUUIDs(b)
@@ -618,15 +641,13 @@ func (p *peerLink) receive() error {
 		case repl.PBitmap:
 			r.mu.Lock()
 			v.rxBitmap = append(v.rxBitmap, b...)
-			want := 0
-			if v.bm != nil {
-				want = int((v.bm.Len() + 63) / 64 * 8)
-			}
+			want := v.xferBytes()
 			if len(v.rxBitmap) >= want {
 				if v.bm != nil {
-					peer, err := meta.LoadBitmap(v.rxBitmap[:want], v.bm.Len())
+					n := v.xferBits()
+					peer, err := meta.LoadBitmap(v.rxBitmap[:want], n)
 					if err == nil {
-						for i := peer.NextSet(0); i < peer.Len(); i = peer.NextSet(i + 1) {
+						for i := peer.NextSet(0); i < n; i = peer.NextSet(i + 1) {
 							v.bm.Set(i)
 						}
 					}

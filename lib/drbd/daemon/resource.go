@@ -41,12 +41,13 @@ type Volume struct {
 	minor int
 	m     *state.Machine
 
-	disk *nbd.File
-	md   *meta.Device
-	sb   *meta.SuperBlock
-	bm   *meta.Bitmap
-	al   *meta.ActivityLog
-	size int64 // usable bytes
+	disk     *nbd.File
+	md       *meta.Device
+	sb       *meta.SuperBlock
+	bm       *meta.Bitmap
+	al       *meta.ActivityLog
+	size     int64 // bytes served and replicated: the smaller of the two disks
+	diskSize int64 // usable bytes of the local disk
 
 	peerUUIDs state.UUIDs // as the peer last sent them
 	peerBits  uint64
@@ -432,7 +433,7 @@ func (v *Volume) attach(q *api.Request) error {
 		}
 	}
 	v.al = meta.NewActivityLog(nal, sb.ALStripes, sb.ALStripeSize4k, 1)
-	v.disk, v.md, v.sb, v.bm, v.size = disk, md, sb, bm, size
+	v.disk, v.md, v.sb, v.bm, v.size, v.diskSize = disk, md, sb, bm, size, size
 	v.writeBitmap()
 	v.m.UUID = state.UUIDs{Current: sb.UUID[0], Bitmap: sb.UUID[1], History: [2]uint64{sb.UUID[2], sb.UUID[3]}}
 	v.m.CrashedPrimary = sb.Flags&meta.FlagCrashedPrimary != 0

@@ -76,12 +76,18 @@ func newPairNet(t *testing.T, protocol, netOpts string) *pair {
 // newPairWith is newPair with more net options and more sections.
 func newPairWith(t *testing.T, protocol, netOpts, extra string) *pair {
 	t.Helper()
+	return newPairSized(t, protocol, netOpts, extra, diskSize, diskSize)
+}
+
+// newPairSized is newPairWith with disks of the given sizes.
+func newPairSized(t *testing.T, protocol, netOpts, extra string, sizeA, sizeB int64) *pair {
+	t.Helper()
 	needTool(t, "nbdcopy")
 	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := filepath.Join(dir, "drbd.conf")
-	mk := func(name string) *node {
+	mk := func(name string, size int64) *node {
 		n := &node{t: t, name: name, dir: filepath.Join(dir, name), conf: conf}
 		n.rundir = filepath.Join(n.dir, "run")
 		n.disk = filepath.Join(n.dir, "disk")
@@ -89,10 +95,10 @@ func newPairWith(t *testing.T, protocol, netOpts, extra string) *pair {
 		if err := os.WriteFile(n.disk, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Truncate(n.disk, diskSize)
+		os.Truncate(n.disk, size)
 		return n
 	}
-	p.a, p.b = mk("alice"), mk("bob")
+	p.a, p.b = mk("alice", sizeA), mk("bob", sizeB)
 	text := fmt.Sprintf(`global { disable-ip-verification; usage-count no; }
 resource r0 {
   protocol %s;
@@ -713,5 +719,24 @@ func TestWaitConnect(t *testing.T) {
 	p.ok(p.a, "wait-connect", "r0")
 	if got := p.ok(p.a, "cstate", "r0"); got != "Connected" {
 		t.Errorf("cstate after wait-connect: %q", got)
+	}
+}
+
+// TestDifferentSizes: the device is the smaller of the two disks.
+func TestDifferentSizes(t *testing.T) {
+	p := newPairSized(t, "C", "", "", diskSize, diskSize-2<<20)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	sa, sb := p.a.status().Devices[0].Size, p.b.status().Devices[0].Size
+	if sa != sb || sa > (diskSize-2<<20)/1024 {
+		t.Errorf("sizes %d and %d KiB, want the smaller disk's on both", sa, sb)
+	}
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived; moved != uint64(sb/4) {
+		t.Errorf("full sync moved %d blocks, want %d", moved, sb/4)
+	}
+	out, err := exec.Command("nbdinfo", "--size", p.a.nbdURI()).Output()
+	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(sb*1024) {
+		t.Errorf("nbdinfo --size: %q %v, want %d", out, err, sb*1024)
 	}
 }
