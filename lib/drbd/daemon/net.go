@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -356,12 +357,23 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (
 	r.mu.Unlock()
 
 	ackErr := make(chan error, 1)
+	recvDone := make(chan struct{})
 	go func() { ackErr <- p.sender.Acks() }()
 	go func() {
-		<-ackErr
+		err := <-ackErr
+		if errors.Is(err, io.EOF) {
+			// The peer closed: let the data socket drain what it sent
+			// before (its state, for one: it may have dropped the
+			// connection after a sync handshake this side must run too).
+			select {
+			case <-recvDone:
+			case <-time.After(time.Second):
+			}
+		}
 		p.close()
 	}()
 	err = p.receive()
+	close(recvDone)
 	p.close()
 	r.d.Log.Info("connection lost", "resource", r.name, "error", err)
 	r.mu.Lock()

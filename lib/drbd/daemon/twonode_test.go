@@ -589,6 +589,11 @@ func TestFrozenPeer(t *testing.T) {
 	}
 	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
 	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	testutil.WaitFor(t, 5*time.Second, "bob stopped", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.b.proc.Cmd.Process.Pid))
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		return len(f) > 0 && f[0] == "T"
+	})
 	start := time.Now()
 	err := w.write(2, 8192, blk)
 	took := time.Since(start)
