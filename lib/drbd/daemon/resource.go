@@ -56,8 +56,11 @@ type Volume struct {
 	rxBitmap  []byte // the peer's bitmap while it arrives
 	rsTotal   uint64 // bits to resync when the resync started
 	resyncing bool
-	fencing   bool         // the fence-peer handler runs
-	fenceRV   state.Result // what its FenceResult gave
+	// the states the meta data was last written with while attached
+	lastDisk, lastPDsk state.Disk
+	lastConn           state.Conn
+	fencing            bool         // the fence-peer handler runs
+	fenceRV            state.Result // what its FenceResult gave
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent
@@ -306,6 +309,19 @@ func (v *Volume) writeMeta() {
 	s := v.m.S
 	u := v.m.UUID
 	v.sb.UUID = [4]uint64{u.Current, u.Bitmap, u.History[0], u.History[1]}
+	if s.Disk <= state.Failed && v.lastDisk == state.Diskless {
+		// Attaching: the flags stay as they were read.
+		if err := v.md.WriteSuper(v.sb); err != nil {
+			v.r.d.Log.Error("writing the meta data", "resource", v.r.name, "error", err)
+		}
+		return
+	}
+	if s.Disk <= state.Failed {
+		// Detaching: the disk keeps the flags of its last state.
+		s.Disk, s.PDsk, s.Conn = v.lastDisk, v.lastPDsk, v.lastConn
+	} else {
+		v.lastDisk, v.lastPDsk, v.lastConn = s.Disk, s.PDsk, s.Conn
+	}
 	f := v.sb.Flags &^ (meta.FlagConsistent | meta.FlagPrimaryInd | meta.FlagConnectedInd | meta.FlagWasUpToDate | meta.FlagPeerOutDated | meta.FlagCrashedPrimary)
 	if s.Disk > state.Inconsistent && s.Disk != state.DUnknown || s.Disk == state.Negotiating {
 		f |= meta.FlagConsistent
@@ -464,6 +480,7 @@ func (v *Volume) closeDisk() {
 	v.disk.Close()
 	v.md.Close()
 	v.disk, v.md, v.sb, v.bm, v.al = nil, nil, nil, nil, nil
+	v.lastDisk = state.Diskless
 }
 
 func (v *Volume) detach(force bool) error {

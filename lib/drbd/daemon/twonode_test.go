@@ -745,3 +745,49 @@ func TestDifferentSizes(t *testing.T) {
 		t.Errorf("nbdinfo --size: %q %v, want %d", out, err, sb*1024)
 	}
 }
+
+// TestRestartKeepsState: after both daemons stop cleanly (SIGTERM) and
+// start again, up finds the disks UpToDate and in sync: nothing moves,
+// and either node can be promoted without --force.
+func TestRestartKeepsState(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	data := make([]byte, 64<<10)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	for _, n := range []*node{p.a, p.b} {
+		if !n.proc.Stop(10 * time.Second) {
+			t.Fatalf("%s's godrbd did not stop on SIGTERM", n.name)
+		}
+	}
+	for _, n := range []*node{p.a, p.b} {
+		p.start(n)
+		p.ok(n, "up", "r0")
+	}
+	p.waitState(p.a, "cstate", "Connected")
+	p.waitSynced()
+	if got := p.ok(p.a, "role", "r0"); got != "Secondary/Secondary" {
+		t.Errorf("role after the restart: %q", got)
+	}
+	for _, n := range []*node{p.a, p.b} {
+		pd := n.status().Connections[0].PeerDevices[0]
+		if pd.ResyncBlocksReceived != 0 || pd.ResyncBlocksSent != 0 {
+			t.Errorf("%s: %d blocks received, %d sent after a clean restart, want none", n.name, pd.ResyncBlocksReceived, pd.ResyncBlocksSent)
+		}
+	}
+	p.ok(p.b, "primary", "r0")
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	if !bytes.Equal(got[:len(data)], data) {
+		t.Fatal("bob does not read back alice's data after the restart")
+	}
+	proc := p.ok(p.b, "proc")
+	if !strings.Contains(proc, " 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n    ns:") {
+		t.Errorf("godrbdadm proc:\n%s", proc)
+	}
+}
