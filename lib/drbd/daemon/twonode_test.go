@@ -764,10 +764,12 @@ func TestRestartKeepsState(t *testing.T) {
 			t.Fatalf("%s's godrbd did not stop on SIGTERM", n.name)
 		}
 	}
-	for _, n := range []*node{p.a, p.b} {
-		p.start(n)
-		p.ok(n, "up", "r0")
-	}
+	// alice comes up with up, bob with adjust (as the systemd unit does).
+	p.start(p.a)
+	p.ok(p.a, "up", "r0")
+	p.start(p.b)
+	p.ok(p.b, "adjust", "r0")
+	p.ok(p.b, "adjust", "r0") // nothing left to do
 	p.waitState(p.a, "cstate", "Connected")
 	p.waitSynced()
 	if got := p.ok(p.a, "role", "r0"); got != "Secondary/Secondary" {
