@@ -768,6 +768,20 @@ func (p *peerLink) receive() error {
 			if h.Cmd == repl.PRSDataRequest {
 				v.rsBlocksSent.Add(uint64(len(blk)) / 4096)
 			}
+		case repl.POVRequest:
+			q, err := repl.DecodeBlockReq(b)
+			if err != nil {
+				return err
+			}
+			if rep, err = p.answerVerify(v, q, rep); err != nil {
+				return err
+			}
+		case repl.POVReply:
+			q, err := repl.DecodeBlockReq(b)
+			if err != nil {
+				return err
+			}
+			v.verifyReply(q, b[24:])
 		case repl.PPing:
 			if err := p.meta.Send(repl.PPingAck); err != nil {
 				return err

@@ -59,8 +59,12 @@ type Volume struct {
 	// the states the meta data was last written with while attached
 	lastDisk, lastPDsk state.Disk
 	lastConn           state.Conn
-	fencing            bool         // the fence-peer handler runs
-	fenceRV            state.Result // what its FenceResult gave
+	// online verify (VerifyS): blocks left, found out of sync, start
+	ovLeft, ovFound uint64
+	ovStart         time.Time
+
+	fencing bool         // the fence-peer handler runs
+	fenceRV state.Result // what its FenceResult gave
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent
@@ -285,7 +289,7 @@ func (v *Volume) do(acts []state.Action) {
 		case state.ActHandler:
 			v.handler(a.Arg)
 		case state.ActStartVerify:
-			v.r.d.Log.Warn("online verify is not implemented", "resource", v.r.name)
+			v.startVerify()
 		}
 	}
 }

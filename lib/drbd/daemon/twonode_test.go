@@ -558,6 +558,10 @@ func TestInvalidate(t *testing.T) {
 	p.ok(p.a, "primary", "--force", "r0")
 	p.waitSynced()
 	blocks := uint64(p.b.status().Devices[0].Size / 4)
+	_, errOut, code := p.adm_(p.a, "verify", "r0")
+	if code != 11 || !strings.Contains(errOut, "0: State change failed: (-14) Need a verify algorithm to start online verify") {
+		t.Errorf("verify without verify-alg: exit %d %q", code, errOut)
+	}
 	for i, c := range []struct {
 		n   *node
 		cmd string
@@ -791,5 +795,47 @@ func TestRestartKeepsState(t *testing.T) {
 	proc := p.ok(p.b, "proc")
 	if !strings.Contains(proc, " 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n    ns:") {
 		t.Errorf("godrbdadm proc:\n%s", proc)
+	}
+}
+
+// TestVerify: online verify finds a block changed behind godrbd's back
+// on the secondary's disk, marks it out of sync, and the next resync
+// moves it back.
+func TestVerify(t *testing.T) {
+	p := newPairNet(t, "C", "verify-alg sha1; ")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+
+	// Change 4 KiB at 1 MiB on bob's backing file directly.
+	f, err := os.OpenFile(p.b.disk, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 4096)
+	rand.Read(junk)
+	f.WriteAt(junk, 1<<20)
+	f.Close()
+
+	p.ok(p.a, "verify", "r0")
+	p.waitState(p.a, "cstate", "Connected")
+	p.waitState(p.b, "cstate", "Connected")
+	if got := p.a.status().Connections[0].PeerDevices[0].OutOfSync; got != 4 {
+		t.Fatalf("verify marked %d KiB out of sync, want 4", got)
+	}
+	if !strings.Contains(p.a.proc.Output(), "Online verify found 1 4k block out of sync!") {
+		t.Error("no 'Online verify found' log line")
+	}
+	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.a, "connect", "r0")
+	p.waitSynced()
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; moved != 1 {
+		t.Errorf("the resync after verify moved %d blocks, want 1", moved)
+	}
+	a, _ := os.ReadFile(p.a.disk)
+	b, _ := os.ReadFile(p.b.disk)
+	if !bytes.Equal(a[1<<20:1<<20+4096], b[1<<20:1<<20+4096]) {
+		t.Error("bob's block was not repaired")
 	}
 }
