@@ -839,3 +839,23 @@ func TestVerify(t *testing.T) {
 		t.Error("bob's block was not repaired")
 	}
 }
+
+// TestSkipInitialSync: new-current-uuid --clear-bitmap on a fresh
+// connected pair makes both disks UpToDate without a sync.
+func TestSkipInitialSync(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "new-current-uuid", "--clear-bitmap", "r0")
+	p.waitSynced()
+	for _, n := range []*node{p.a, p.b} {
+		pd := n.status().Connections[0].PeerDevices[0]
+		if pd.ResyncBlocksReceived != 0 || pd.ResyncBlocksSent != 0 || pd.OutOfSync != 0 {
+			t.Errorf("%s: %+v, want no resync and nothing out of sync", n.name, pd)
+		}
+	}
+	gi := func(n *node) string { return strings.SplitN(p.ok(n, "get-gi", "r0"), ":", 2)[0] }
+	if a, b := gi(p.a), gi(p.b); a != b {
+		t.Errorf("current UUIDs differ: %s and %s", a, b)
+	}
+	p.ok(p.b, "primary", "r0")
+}
