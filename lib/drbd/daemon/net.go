@@ -43,6 +43,7 @@ type peerLink struct {
 	dc, mc     net.Conn
 	data, meta *repl.Conn
 	sender     *repl.Sender
+	v          *Volume
 	active     bool
 	ackTimeout time.Duration
 	once       sync.Once
@@ -136,8 +137,10 @@ func (r *Resource) disconnect(q *api.Request) error {
 	}
 	r.netConf = false
 	r.net = nil
-	if r.peer != nil {
-		r.peer.close()
+	for _, v := range r.vols {
+		if v.peer != nil {
+			v.peer.close()
+		}
 	}
 	r.mu.Unlock()
 	ns.cancel()
@@ -146,33 +149,77 @@ func (r *Resource) disconnect(q *api.Request) error {
 	return nil
 }
 
-// connLoop connects, runs the link until it breaks, and reconnects,
-// until the network configuration goes away.
+// initial is an accepted socket named by its first packet.
+type initial struct {
+	meta bool
+	c    net.Conn
+}
+
+// connLoop runs one connection per volume: each connects, runs its
+// link until it breaks, and reconnects, until the network configuration
+// goes away. (DRBD 8.4 carries all volumes of a resource over one
+// connection; godrbd gives each volume its own data and meta socket.)
 func (r *Resource) connLoop(ctx context.Context, ns *netState) {
 	defer close(ns.done)
-	var accepted chan net.Conn
+	r.mu.Lock()
+	chans := map[int]chan initial{}
+	for n := range r.vols {
+		chans[n] = make(chan initial)
+	}
+	r.mu.Unlock()
 	if !ns.active {
-		accepted = make(chan net.Conn)
+		go r.acceptLoop(ctx, ns, chans)
+	}
+	var wg sync.WaitGroup
+	for n, ch := range chans {
+		wg.Add(1)
 		go func() {
-			for {
-				c, err := ns.ln.Accept()
-				if err != nil {
-					return
-				}
-				select {
-				case accepted <- c:
-				case <-ctx.Done():
-					c.Close()
-					return
-				}
+			defer wg.Done()
+			r.volLoop(ctx, ns, n, ch)
+		}()
+	}
+	wg.Wait()
+}
+
+// acceptLoop hands each accepted socket to its volume's loop, by the
+// P_INITIAL_DATA / P_INITIAL_META packet it starts with (payload: the
+// volume number).
+func (r *Resource) acceptLoop(ctx context.Context, ns *netState, chans map[int]chan initial) {
+	for {
+		c, err := ns.ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			h, err := repl.ReadHeader(c)
+			var b [2]byte
+			if err == nil && h.Length == 2 {
+				_, err = io.ReadFull(c, b[:])
+			} else if err == nil {
+				err = fmt.Errorf("initial packet of %d bytes", h.Length)
+			}
+			c.SetReadDeadline(time.Time{})
+			ch := chans[int(binary.BigEndian.Uint16(b[:]))]
+			if err != nil || ch == nil || (h.Cmd != repl.PInitialData && h.Cmd != repl.PInitialMeta) {
+				c.Close()
+				return
+			}
+			select {
+			case ch <- initial{meta: h.Cmd == repl.PInitialMeta, c: c}:
+			case <-ctx.Done():
+				c.Close()
 			}
 		}()
 	}
+}
+
+func (r *Resource) volLoop(ctx context.Context, ns *netState, vnr int, ch chan initial) {
 	for ctx.Err() == nil {
-		dc, mc, err := r.establish(ctx, ns, accepted)
+		dc, mc, err := r.establish(ctx, ns, vnr, ch)
 		if err != nil {
 			if ctx.Err() == nil {
-				r.d.Log.Debug("connecting", "resource", r.name, "peer", hostPort(ns.peer), "error", err)
+				r.d.Log.Debug("connecting", "resource", r.name, "volume", vnr, "peer", hostPort(ns.peer), "error", err)
 			}
 			select {
 			case <-ctx.Done():
@@ -180,24 +227,24 @@ func (r *Resource) connLoop(ctx context.Context, ns *netState) {
 			}
 			continue
 		}
-		final := r.runLink(ctx, ns, dc, mc)
-		if final {
+		if r.runLink(ctx, ns, vnr, dc, mc) {
 			return
 		}
 	}
 }
 
-// establish makes the data and the meta socket: the active side dials
-// twice and names each with P_INITIAL_DATA / P_INITIAL_META, the
-// passive side accepts until it has both.
-func (r *Resource) establish(ctx context.Context, ns *netState, accepted chan net.Conn) (net.Conn, net.Conn, error) {
+// establish makes a volume's data and meta socket: the active side
+// dials twice and names each with P_INITIAL_DATA / P_INITIAL_META and
+// the volume, the passive side waits until it has both.
+func (r *Resource) establish(ctx context.Context, ns *netState, vnr int, ch chan initial) (net.Conn, net.Conn, error) {
 	if ns.active {
+		vb := binary.BigEndian.AppendUint16(nil, uint16(vnr))
 		dl := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ns.local.Address)}}
 		dc, err := dl.DialContext(ctx, "tcp", hostPort(ns.peer))
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := repl.NewConn(dc).Send(repl.PInitialData); err != nil {
+		if err := repl.NewConn(dc).Send(repl.PInitialData, vb); err != nil {
 			dc.Close()
 			return nil, nil, err
 		}
@@ -206,7 +253,7 @@ func (r *Resource) establish(ctx context.Context, ns *netState, accepted chan ne
 			dc.Close()
 			return nil, nil, err
 		}
-		if err := repl.NewConn(mc).Send(repl.PInitialMeta); err != nil {
+		if err := repl.NewConn(mc).Send(repl.PInitialMeta, vb); err != nil {
 			dc.Close()
 			mc.Close()
 			return nil, nil, err
@@ -217,7 +264,7 @@ func (r *Resource) establish(ctx context.Context, ns *netState, accepted chan ne
 	}
 	var dc, mc net.Conn
 	for dc == nil || mc == nil {
-		var c net.Conn
+		var in initial
 		select {
 		case <-ctx.Done():
 			if dc != nil {
@@ -227,28 +274,18 @@ func (r *Resource) establish(ctx context.Context, ns *netState, accepted chan ne
 				mc.Close()
 			}
 			return nil, nil, ctx.Err()
-		case c = <-accepted:
+		case in = <-ch:
 		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		h, err := repl.ReadHeader(c)
-		c.SetReadDeadline(time.Time{})
-		if err != nil || h.Length != 0 {
-			c.Close()
-			continue
-		}
-		switch h.Cmd {
-		case repl.PInitialData:
-			if dc != nil {
-				dc.Close()
-			}
-			dc = c
-		case repl.PInitialMeta:
+		if in.meta {
 			if mc != nil {
 				mc.Close()
 			}
-			mc = c
-		default:
-			c.Close()
+			mc = in.c
+		} else {
+			if dc != nil {
+				dc.Close()
+			}
+			dc = in.c
 		}
 	}
 	setNoDelay(dc)
@@ -279,13 +316,19 @@ func optInt(opts []api.Option, name string, def int) int {
 	return def
 }
 
-func (r *Resource) vol0() *Volume { return r.vols[0] }
-
 // runLink runs one connection to its end. It reports whether the
 // connection attempts must stop (authentication failed, incompatible
 // settings: DRBD goes StandAlone).
-func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (final bool) {
-	p := &peerLink{r: r, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active, ackTimeout: ns.ackTimeout}
+func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc net.Conn) (final bool) {
+	r.mu.Lock()
+	v := r.vols[vnr]
+	r.mu.Unlock()
+	if v == nil {
+		dc.Close()
+		mc.Close()
+		return true
+	}
+	p := &peerLink{r: r, v: v, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active, ackTimeout: ns.ackTimeout}
 	keepAlive(dc, ns.pingInt)
 	keepAlive(mc, ns.pingInt)
 	stop := context.AfterFunc(ctx, p.close)
@@ -307,9 +350,10 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (
 		return false
 	}
 	p.meta.Version = agreed.Version
+	p.data.Volume, p.meta.Volume = uint16(vnr), uint16(vnr)
 	r.mu.Lock()
 	mine := repl.Protocol{Protocol: uint32(ns.proto)}
-	if v := r.vol0(); v != nil {
+	{
 		mine.AfterSB0, mine.AfterSB1, mine.AfterSB2 = uint32(v.m.Pol.AfterSB0), uint32(v.m.Pol.AfterSB1), uint32(v.m.Pol.AfterSB2)
 		if v.m.Cfg.TwoPrimaries {
 			mine.TwoPrimaries = 1
@@ -344,16 +388,14 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (
 	p.sender.OnResyncAck = p.resyncAcked
 
 	r.mu.Lock()
-	if !r.netConf || r.net != ns {
+	if !r.netConf || r.net != ns || r.vols[vnr] != v {
 		r.mu.Unlock()
 		return true
 	}
-	r.peer = p
-	r.d.Log.Info("connection established", "resource", r.name, "peer", hostPort(ns.peer), "protocol", agreed.Version)
-	if v := r.vol0(); v != nil {
-		v.sendSizes()
-		v.step(state.Established{})
-	}
+	v.peer = p
+	r.d.Log.Info("connection established", "resource", r.name, "volume", vnr, "peer", hostPort(ns.peer), "protocol", agreed.Version)
+	v.sendSizes()
+	v.step(state.Established{})
 	r.mu.Unlock()
 
 	ackErr := make(chan error, 1)
@@ -375,29 +417,24 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, dc, mc net.Conn) (
 	err = p.receive()
 	close(recvDone)
 	p.close()
-	r.d.Log.Info("connection lost", "resource", r.name, "error", err)
+	r.d.Log.Info("connection lost", "resource", r.name, "volume", vnr, "error", err)
 	r.mu.Lock()
-	if r.peer == p {
-		r.peer = nil
-		for _, v := range r.vols {
-			v.resyncing = false
-			v.rxBitmap = nil
-			if v.m.S.Conn >= state.WFReportParams {
-				v.step(state.NetFailure{Conn: state.NetworkFailure})
-			}
+	if v.peer == p {
+		v.peer = nil
+		v.resyncing = false
+		v.rxBitmap = nil
+		if v.m.S.Conn >= state.WFReportParams {
+			v.step(state.NetFailure{Conn: state.NetworkFailure})
 		}
 	}
 	// The sync handshake dropped the connection (split brain, two
-	// Primaries): StandAlone, the network configuration is gone.
-	v := r.vol0()
-	final = r.net == ns && v != nil && v.m.S.Conn == state.StandAlone
-	if final {
-		r.netConf = false
-		r.net = nil
-		ns.ln.Close()
-		ns.cancel()
-	}
+	// Primaries): StandAlone, the network configuration is gone, for
+	// every volume of the resource.
+	final = r.net == ns && v.m.S.Conn == state.StandAlone
 	r.mu.Unlock()
+	if final {
+		r.standAlone()
+	}
 	return final
 }
 
@@ -406,6 +443,9 @@ func (r *Resource) standAlone() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range r.vols {
+		if v.peer != nil {
+			v.peer.close()
+		}
 		if v.m.S.Conn >= state.WFReportParams {
 			v.step(state.NetFailure{Conn: state.NetworkFailure})
 		}
@@ -421,12 +461,7 @@ func (r *Resource) standAlone() {
 
 // Sending, with r.mu held.
 
-func (v *Volume) link() *peerLink {
-	if v.vnr != 0 {
-		return nil
-	}
-	return v.r.peer
-}
+func (v *Volume) link() *peerLink { return v.peer }
 
 func (v *Volume) myFlags() uint64 {
 	var f uint64
@@ -562,8 +597,8 @@ func (p *peerLink) resyncAcked(sector uint64, size uint32) {
 	r := p.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v := r.vol0()
-	if v == nil || v.bm == nil || r.peer != p {
+	v := p.v
+	if v.bm == nil || v.peer != p {
 		return
 	}
 	v.bm.ClearRange(sector/8, uint64(size)/4096)
@@ -583,15 +618,7 @@ func (p *peerLink) receive() error {
 		if err != nil {
 			return err
 		}
-		r.mu.Lock()
-		v := r.vol0()
-		r.mu.Unlock()
-		if v == nil {
-			if h.Cmd == repl.PPing {
-				p.meta.Send(repl.PPingAck)
-			}
-			continue
-		}
+		v := p.v
 		switch h.Cmd {
 		case repl.PSizes:
 			s, err := repl.DecodeSizes(b)

@@ -31,7 +31,6 @@ type Resource struct {
 	vols    map[int]*Volume
 	netConf bool
 	net     *netState
-	peer    *peerLink // the established link, nil when not connected
 }
 
 // Volume is one volume (minor) of a resource.
@@ -71,7 +70,8 @@ type Volume struct {
 	// before it.
 	ioMu sync.Mutex
 
-	exp *export
+	exp  *export
+	peer *peerLink // the established connection, nil when not connected
 
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
@@ -281,8 +281,8 @@ func (v *Volume) do(acts []state.Action) {
 		case state.ActStartResync:
 			v.startResync()
 		case state.ActDropNet:
-			if v.r.peer != nil {
-				v.r.peer.close()
+			if v.peer != nil {
+				v.peer.close()
 			}
 		case state.ActCloseDisk:
 			v.closeDisk()

@@ -859,3 +859,69 @@ func TestSkipInitialSync(t *testing.T) {
 	}
 	p.ok(p.b, "primary", "r0")
 }
+
+// TestTwoVolumes: both volumes of a resource sync and replicate, each
+// with its own NBD export.
+func TestTwoVolumes(t *testing.T) {
+	needTool(t, "nbdcopy")
+	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "drbd.conf")
+	disks := map[string][2]string{}
+	for _, name := range []string{"alice", "bob"} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		var d [2]string
+		for i := range d {
+			d[i] = filepath.Join(dir, name, fmt.Sprintf("disk%d", i))
+			os.WriteFile(d[i], nil, 0o644)
+			os.Truncate(d[i], 4<<20)
+		}
+		disks[name] = d
+	}
+	host := func(name, ip string) string {
+		d := disks[name]
+		return fmt.Sprintf(`  on %s { address %s:%d;
+    volume 0 { device /dev/drbd0; disk %s; meta-disk internal; }
+    volume 1 { device /dev/drbd1; disk %s; meta-disk internal; }
+  }
+`, name, ip, port, d[0], d[1])
+	}
+	text := "global { disable-ip-verification; }\nresource r0 {\n  protocol C;\n" + host("alice", "127.0.0.1") + host("bob", "127.0.0.2") + "}\n"
+	os.WriteFile(conf, []byte(text), 0o644)
+	p.a = &node{t: t, name: "alice", dir: filepath.Join(dir, "alice"), rundir: filepath.Join(dir, "alice", "run"), conf: conf}
+	p.b = &node{t: t, name: "bob", dir: filepath.Join(dir, "bob"), rundir: filepath.Join(dir, "bob", "run"), conf: conf}
+	for _, n := range []*node{p.a, p.b} {
+		p.start(n)
+		p.ok(n, "create-md", "r0")
+		p.ok(n, "up", "r0")
+	}
+	both := "UpToDate/UpToDate\nUpToDate/UpToDate"
+	p.waitState(p.a, "cstate", "Connected\nConnected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitState(p.a, "dstate", both)
+	p.waitState(p.b, "dstate", both)
+
+	var want [2][]byte
+	for vnr := range want {
+		want[vnr] = make([]byte, 256<<10)
+		rand.Read(want[vnr])
+		src := filepath.Join(t.TempDir(), "data")
+		os.WriteFile(src, want[vnr], 0o644)
+		nbdcopy(t, src, "nbd+unix:///?socket="+daemon.NBDPath(p.a.rundir, "r0", vnr))
+	}
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.b, "primary", "r0")
+	for vnr := range want {
+		dst := filepath.Join(t.TempDir(), "out")
+		nbdcopy(t, "nbd+unix:///?socket="+daemon.NBDPath(p.b.rundir, "r0", vnr), dst)
+		got, _ := os.ReadFile(dst)
+		if !bytes.Equal(got[:len(want[vnr])], want[vnr]) {
+			t.Errorf("volume %d: bob does not read back what alice wrote", vnr)
+		}
+	}
+	st := p.ok(p.b, "status", "r0")
+	if wantSt := "r0 role:Primary\n  volume:0 disk:UpToDate\n  volume:1 disk:UpToDate\n  alice role:Secondary\n    volume:0 replication:Established peer-disk:UpToDate\n    volume:1 replication:Established peer-disk:UpToDate"; st != wantSt {
+		t.Errorf("status:\n%s\nwant:\n%s", st, wantSt)
+	}
+}
