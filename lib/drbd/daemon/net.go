@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -579,11 +580,91 @@ func (v *Volume) startResync() {
 		runs = append(runs, repl.Run{Start: start, N: n})
 		return true
 	})
+	rate := resyncRate(v.diskOptions())
 	go func() {
-		if err := repl.RequestResync(p.data, runs, 128<<10); err != nil {
+		if err := v.requestResync(p, runs, rate); err != nil {
 			p.close()
 		}
 	}()
+}
+
+// Resync requests: at most rsWindow of rsReqSize bytes in flight.
+const (
+	rsReqSize = 128 << 10
+	rsWindow  = 16
+)
+
+// requestResync is the sync target's request loop: it asks the source
+// for every block of runs, keeping rsWindow requests in flight, no
+// faster than rate bytes a second, and waits while the resync is paused
+// (pause-sync here or on the peer).
+func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64) error {
+	r := v.r
+	start := time.Now()
+	var sent float64
+	var b []byte
+	var id uint64
+	per := uint64(rsReqSize / 4096)
+	for _, run := range runs {
+		for blk := run.Start; blk < run.Start+run.N; blk += per {
+			n := min(per, run.Start+run.N-blk)
+			r.mu.Lock()
+			for v.peer == p && (v.rsInFlight >= rsWindow || v.m.S.UserIsp || v.peerState.UserIsp || v.peerState.AftrIsp) {
+				r.cond.Wait()
+			}
+			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT {
+				r.mu.Unlock()
+				return nil
+			}
+			v.rsInFlight++
+			r.mu.Unlock()
+			if rate > 0 {
+				if ahead := time.Duration(sent/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
+			}
+			id++
+			b = repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}.Append(b[:0])
+			if err := p.data.Send(repl.PRSDataRequest, b); err != nil {
+				return err
+			}
+			sent += float64(n * 4096)
+		}
+	}
+	return nil
+}
+
+// resyncRate is the resync speed limit in bytes a second from the disk
+// options: resync-rate when c-plan-ahead is 0 (the fixed-rate
+// controller), else c-max-rate; 0 = no limit. Plain numbers are KiB/s,
+// with k, M or G suffixes as in drbd.conf.
+func resyncRate(opts []api.Option) float64 {
+	kib := func(s string) float64 {
+		mult := 1.0
+		switch {
+		case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+			s = s[:len(s)-1]
+		case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
+			s, mult = s[:len(s)-1], 1024
+		case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
+			s, mult = s[:len(s)-1], 1024*1024
+		}
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil || n < 0 {
+			return 0
+		}
+		return n * mult * 1024
+	}
+	if pa, ok := opt(opts, "c-plan-ahead"); ok && pa == "0" {
+		if v, ok := opt(opts, "resync-rate"); ok {
+			return kib(v)
+		}
+		return 250 * 1024 // DRBD 8.4's default resync-rate
+	}
+	if v, ok := opt(opts, "c-max-rate"); ok {
+		return kib(v)
+	}
+	return 0
 }
 
 func (v *Volume) resyncDone() {
@@ -651,6 +732,8 @@ func (p *peerLink) receive() error {
 				return err
 			}
 			r.mu.Lock()
+			v.peerState = ps
+			r.cond.Broadcast()
 			if v.m.S.Conn == state.WFReportParams {
 				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
 					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
@@ -731,6 +814,14 @@ func (p *peerLink) receive() error {
 				if err := p.meta.Send(cmd, ack); err != nil {
 					return err
 				}
+			}
+			if h.Cmd == repl.PRSDataReply || h.Cmd == repl.PNegRSDReply {
+				r.mu.Lock()
+				if v.rsInFlight > 0 {
+					v.rsInFlight--
+				}
+				r.cond.Broadcast()
+				r.mu.Unlock()
 			}
 			if cmd == repl.PRSWriteAck {
 				r.mu.Lock()

@@ -48,13 +48,15 @@ type Volume struct {
 	size     int64 // bytes served and replicated: the smaller of the two disks
 	diskSize int64 // usable bytes of the local disk
 
-	peerUUIDs state.UUIDs // as the peer last sent them
-	peerBits  uint64
-	peerFlags uint64
-	peerSize  uint64 // sectors
-	rxBitmap  []byte // the peer's bitmap while it arrives
-	rsTotal   uint64 // bits to resync when the resync started
-	resyncing bool
+	peerUUIDs  state.UUIDs // as the peer last sent them
+	peerBits   uint64
+	peerFlags  uint64
+	peerSize   uint64      // sectors
+	rxBitmap   []byte      // the peer's bitmap while it arrives
+	rsTotal    uint64      // bits to resync when the resync started
+	rsInFlight int         // resync requests sent and not answered
+	peerState  state.State // the peer's last reported state (its view)
+	resyncing  bool
 	// the states the meta data was last written with while attached
 	lastDisk, lastPDsk state.Disk
 	lastConn           state.Conn
@@ -217,6 +219,9 @@ func (v *Volume) stateChanged(os state.State) {
 	if s.Role == state.Primary && os.Role != state.Primary {
 		v.startExport()
 	}
+	if s.UserIsp != os.UserIsp && s.Conn >= state.Connected {
+		v.sendState() // the peer pauses or resumes its requests
+	}
 	if s.Role != state.Primary && os.Role == state.Primary {
 		v.stopExport()
 	}
@@ -252,6 +257,14 @@ func refusal(obj string, rv state.Result) error {
 }
 
 func (v *Volume) obj() string { return strconv.Itoa(v.minor) }
+
+// diskOptions are the volume's disk options from the configuration.
+func (v *Volume) diskOptions() []api.Option {
+	if cv := v.r.cfg.Volume(v.vnr); cv != nil {
+		return cv.DiskOptions
+	}
+	return nil
+}
 
 func (v *Volume) do(acts []state.Action) {
 	for _, a := range acts {
