@@ -956,3 +956,39 @@ func TestResyncRateAndPause(t *testing.T) {
 // rsWindowKiB is what may still arrive after a pause: the requests in
 // flight.
 const rsWindowKiB = 16 * 128
+
+// TestWritesDuringResync: writes that race with a resync of the same
+// blocks leave both disks identical.
+func TestWritesDuringResync(t *testing.T) {
+	p := newPairWith(t, "C", "", "disk { c-plan-ahead 0; resync-rate 16M; }")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.a, "disconnect", "r0")
+	write := func(off int64, n int) {
+		data := make([]byte, n)
+		rand.Read(data)
+		w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+		defer w.c.Close()
+		for o := 0; o < n; o += 64 << 10 {
+			if err := w.write(uint64(o), uint64(off)+uint64(o), data[o:o+64<<10]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(0, 4<<20)
+	p.ok(p.a, "connect", "r0")
+	p.waitState(p.a, "cstate", "SyncSource")
+	write(2<<20, 4<<20) // overlaps the blocks being resynced
+	p.waitSynced()
+	size := p.a.status().Devices[0].Size * 1024
+	a, _ := os.ReadFile(p.a.disk)
+	b, _ := os.ReadFile(p.b.disk)
+	if !bytes.Equal(a[:size], b[:size]) {
+		for i := int64(0); i < size; i += 4096 {
+			if !bytes.Equal(a[i:i+4096], b[i:i+4096]) {
+				t.Fatalf("the disks differ, first at block %d", i/4096)
+			}
+		}
+	}
+}
