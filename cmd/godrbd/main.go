@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/linux-ha-go/ha/lib/cli"
 	"github.com/linux-ha-go/ha/lib/drbd/daemon"
@@ -44,6 +45,18 @@ func (r *RunCmd) Run(c *CLI) error {
 	defer stop()
 	d := daemon.New(c.Rundir, node, log.With("local_node", node))
 	go sdnotify.Watchdog(ctx, func() bool { return true })
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				sdnotify.Status(d.Summary())
+			}
+		}
+	}()
 	err = d.Serve(ctx, func() {
 		log.Info("godrbd serving", "rundir", c.Rundir)
 		sdnotify.Ready()

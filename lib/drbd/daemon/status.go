@@ -276,3 +276,26 @@ func (d *Daemon) procText() string {
 	}
 	return b.String()
 }
+
+// Summary is one line for systemd's STATUS=: each volume's connection
+// state, roles and disk states.
+func (d *Daemon) Summary() string {
+	var parts []string
+	for _, r := range d.sortedResources() {
+		r.mu.Lock()
+		var vnrs []int
+		for n := range r.vols {
+			vnrs = append(vnrs, n)
+		}
+		sort.Ints(vnrs)
+		for _, n := range vnrs {
+			s := r.vols[n].m.S
+			parts = append(parts, fmt.Sprintf("%s/%d %s %s/%s %s/%s", r.name, n, s.Conn, s.Role, s.Peer, s.Disk, s.PDsk))
+		}
+		r.mu.Unlock()
+	}
+	if len(parts) == 0 {
+		return "no resources"
+	}
+	return strings.Join(parts, "; ")
+}

@@ -78,3 +78,13 @@ func TestStatusText(t *testing.T) {
 		t.Errorf("json:\n%s", got)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	d, _ := fixture(state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate}, 0, 0)
+	if got, want := d.Summary(), "r0/0 Connected Primary/Secondary UpToDate/UpToDate"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got := New("/x", "n", d.Log).Summary(); got != "no resources" {
+		t.Errorf("empty: %q", got)
+	}
+}
