@@ -1,17 +1,22 @@
 // Package daemon is godrbd: it serves godrbdadm's operations (lib/drbd/api)
 // on <rundir>/godrbd.sock, owns every resource's volumes (backing disk,
-// meta data, state machine), connects to the peer with the DRBD 8.4 peer
-// protocol (lib/drbd/repl), replicates writes and resyncs, and exports
-// each volume of a Primary over NBD on <rundir>/<resource>.nbd.
+// meta data with its bitmap and activity log, state machine), connects
+// each volume to the peer with the DRBD 8.4 peer protocol (lib/drbd/repl),
+// replicates writes, resyncs and verifies, and exports each volume of a
+// Primary over NBD on <rundir>/<resource>.nbd (lib/drbd/nbd).
 //
-// Each resource's state (its state machine, bitmap and connection) is
-// guarded by one lock, taken by the request handlers, the network
-// goroutines and the device; the pure rules live in lib/drbd/state.
+// The rules are lib/drbd/state's: every event goes through the volume's
+// state.Machine (Volume.step) and this package carries out the actions
+// it returns (send the state, write the meta data, start a resync, run
+// a handler). A resource's state (its machines, bitmaps, links) is
+// guarded by one lock, Resource.mu, taken by the request handlers, the
+// network goroutines and the device, with Resource.cond signalled on
+// every state change for the operations that wait (wait-sync,
+// wait-connect, primary waiting for fence-peer, paused resyncs).
 package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -347,4 +352,3 @@ func errorf(format string, a ...any) error {
 	return ipc.Errorf(ipc.CodeRefused, 10, format, a...)
 }
 
-var _ = fmt.Sprint

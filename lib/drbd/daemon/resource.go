@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -773,4 +772,3 @@ func (d *Daemon) metaOp(q *api.Request) (*api.Reply, error) {
 	return &api.Reply{Text: b.String()}, nil
 }
 
-var _ = net.Dial
