@@ -351,4 +351,3 @@ func (d *Daemon) sortedResources() []*Resource {
 func errorf(format string, a ...any) error {
 	return ipc.Errorf(ipc.CodeRefused, 10, format, a...)
 }
-

@@ -771,4 +771,3 @@ func (d *Daemon) metaOp(q *api.Request) (*api.Reply, error) {
 	}
 	return &api.Reply{Text: b.String()}, nil
 }
-
