@@ -734,7 +734,11 @@ func (p *peerLink) receive() error {
 			r.mu.Lock()
 			v.peerState = ps
 			r.cond.Broadcast()
-			if v.m.S.Conn == state.WFReportParams {
+			// receive_state runs the sync handshake on a new connection
+			// and, on an established one, when either side newly
+			// attached its disk (Negotiating).
+			renegotiate := v.m.S.Conn == state.Connected && (ps.Disk == state.Negotiating || v.m.S.Disk == state.Negotiating)
+			if v.m.S.Conn == state.WFReportParams || renegotiate {
 				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
 					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
 			} else {

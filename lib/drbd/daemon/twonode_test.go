@@ -992,3 +992,36 @@ func TestWritesDuringResync(t *testing.T) {
 		}
 	}
 }
+
+// TestDetachAttach: a secondary that detaches and attaches again while
+// connected renegotiates (Negotiating) and receives only the blocks
+// written meanwhile.
+func TestDetachAttach(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.b, "detach", "r0")
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/Diskless" {
+		t.Errorf("dstate with the peer detached: %q", got)
+	}
+	data := make([]byte, 8192)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "d")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	if got := p.a.status().Connections[0].PeerDevices[0].OutOfSync; got != 8 {
+		t.Errorf("out of sync with the peer diskless: %d KiB, want 8", got)
+	}
+	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+	p.ok(p.b, "attach", "r0")
+	p.waitSynced()
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; moved != 2 {
+		t.Errorf("after attach %d blocks moved, want 2", moved)
+	}
+	a, _ := os.ReadFile(p.a.disk)
+	b, _ := os.ReadFile(p.b.disk)
+	if !bytes.Equal(a[:8192], b[:8192]) || !bytes.Equal(b[:8192], data) {
+		t.Error("bob does not hold the blocks written while it was detached")
+	}
+}
