@@ -1025,3 +1025,36 @@ func TestDetachAttach(t *testing.T) {
 		t.Error("bob does not hold the blocks written while it was detached")
 	}
 }
+
+// TestTwoPrimaries: with allow-two-primaries both nodes are Primary and
+// each one's writes reach the other.
+func TestTwoPrimaries(t *testing.T) {
+	p := newPairNet(t, "C", "allow-two-primaries; ")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.b, "primary", "r0")
+	if got := p.ok(p.a, "role", "r0"); got != "Primary/Primary" {
+		t.Fatalf("role: %q", got)
+	}
+	var want [2][]byte
+	for i, n := range []*node{p.a, p.b} {
+		want[i] = make([]byte, 64<<10)
+		rand.Read(want[i])
+		w := dialNBD(t, daemon.NBDPath(n.rundir, "r0", 0))
+		if err := w.write(1, uint64(i)<<20, want[i]); err != nil {
+			t.Fatal(err)
+		}
+		w.c.Close()
+	}
+	for _, n := range []*node{p.a, p.b} {
+		dst := filepath.Join(t.TempDir(), "out")
+		nbdcopy(t, n.nbdURI(), dst)
+		got, _ := os.ReadFile(dst)
+		for i := range want {
+			if !bytes.Equal(got[i<<20:i<<20+len(want[i])], want[i]) {
+				t.Errorf("%s lacks the write made on %s", n.name, []string{"alice", "bob"}[i])
+			}
+		}
+	}
+}
