@@ -1,0 +1,305 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/linux-ha-go/ha/lib/drbd/meta"
+	"github.com/linux-ha-go/ha/lib/drbd/nbd"
+	"github.com/linux-ha-go/ha/lib/drbd/state"
+)
+
+// export is a volume's NBD export, served while the volume is Primary.
+type export struct {
+	ln     net.Listener
+	cancel context.CancelFunc
+	open   atomic.Int32
+	wg     sync.WaitGroup
+	path   string
+}
+
+// NBDPath is where a volume's NBD socket lives: <rundir>/<resource>.nbd
+// for volume 0, <rundir>/<resource>-<vnr>.nbd for the others.
+func NBDPath(rundir, resource string, vnr int) string {
+	if vnr == 0 {
+		return filepath.Join(rundir, resource+".nbd")
+	}
+	return filepath.Join(rundir, resource+"-"+strconv.Itoa(vnr)+".nbd")
+}
+
+// ErrNoData is an I/O error: the volume has no UpToDate data here.
+var ErrNoData = errors.New("godrbd: no UpToDate data on this node")
+
+func (v *Volume) openCount() int {
+	if v.exp == nil {
+		return 0
+	}
+	return int(v.exp.open.Load())
+}
+
+// startExport serves the volume over NBD (r.mu held).
+func (v *Volume) startExport() {
+	if v.exp != nil {
+		return
+	}
+	path := NBDPath(v.r.d.Rundir, v.r.name, v.vnr)
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		v.r.d.Log.Error("NBD export", "path", path, "error", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &export{ln: ln, cancel: cancel, path: path}
+	v.exp = e
+	srv := nbd.NewServer(nbd.Options{Log: v.r.d.Log}, &nbd.Export{Name: "", Description: v.r.name, Backend: &device{v: v}})
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			e.open.Add(1)
+			e.wg.Add(1)
+			go func() {
+				defer e.wg.Done()
+				defer e.open.Add(-1)
+				srv.ServeConn(ctx, c)
+				c.Close()
+			}()
+		}
+	}()
+	v.r.d.Log.Info("NBD export", "resource", v.r.name, "path", path)
+}
+
+// stopExport ends the export (r.mu held; the connections end without it).
+func (v *Volume) stopExport() {
+	e := v.exp
+	if e == nil {
+		return
+	}
+	v.exp = nil
+	e.ln.Close()
+	e.cancel()
+	os.Remove(e.path)
+}
+
+// device is the Backend the NBD server sees: reads from the local disk,
+// writes through replication.
+type device struct{ v *Volume }
+
+func (d *device) Size() int64 {
+	d.v.r.mu.Lock()
+	defer d.v.r.mu.Unlock()
+	return d.v.size
+}
+
+func (d *device) ReadAt(p []byte, off int64) (int, error) {
+	v := d.v
+	v.r.mu.Lock()
+	ok := v.disk != nil && v.m.S.Disk == state.UpToDate
+	v.r.mu.Unlock()
+	if !ok {
+		return 0, ErrNoData
+	}
+	if err := v.readLocal(p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (d *device) WriteAt(p []byte, off int64) (int, error) {
+	if err := d.v.write(p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (d *device) Flush() error { return d.v.flush() }
+
+func (d *device) Trim(off, n int64) error {
+	zero := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zero)))
+		if err := d.v.write(zero[:k], off); err != nil {
+			return err
+		}
+		off += k
+		n -= k
+	}
+	return nil
+}
+
+func (v *Volume) readLocal(p []byte, off int64) error {
+	v.r.mu.Lock()
+	disk := v.disk
+	v.r.mu.Unlock()
+	if disk == nil {
+		return ErrNoData
+	}
+	_, err := disk.ReadAt(p, off)
+	v.dr.Add(uint64(len(p)) / 1024)
+	return err
+}
+
+func (v *Volume) writeLocal(p []byte, off int64) error {
+	v.r.mu.Lock()
+	disk := v.disk
+	v.r.mu.Unlock()
+	if disk == nil {
+		return ErrNoData
+	}
+	_, err := disk.WriteAt(p, off)
+	v.dw.Add(uint64(len(p)) / 1024)
+	return err
+}
+
+func (v *Volume) flushLocal() error {
+	v.r.mu.Lock()
+	disk := v.disk
+	v.r.mu.Unlock()
+	if disk == nil {
+		return nil
+	}
+	return disk.Flush()
+}
+
+// markOutOfSync records blocks the peer does not have (r.mu held); the
+// bitmap reaches the disk before the write is acknowledged.
+func (v *Volume) markOutOfSync(off int64, n int) {
+	if v.bm == nil {
+		return
+	}
+	first := uint64(off) / 4096
+	last := (uint64(off) + uint64(n) - 1) / 4096
+	if v.bm.SetRange(first, last-first+1) > 0 {
+		v.writeBitmap()
+	}
+}
+
+// write is an application write: the local disk, then the peer as the
+// protocol says; when the peer cannot have it, its blocks are marked out
+// of sync.
+func (v *Volume) write(p []byte, off int64) error {
+	v.ioMu.Lock()
+	defer v.ioMu.Unlock()
+	v.r.mu.Lock()
+	if off < 0 || off+int64(len(p)) > v.size {
+		v.r.mu.Unlock()
+		return fmt.Errorf("godrbd: write beyond the end of the device")
+	}
+	if v.disk == nil || v.m.S.Role != state.Primary || v.m.S.Disk != state.UpToDate {
+		v.r.mu.Unlock()
+		return ErrNoData
+	}
+	if err := v.alBegin(off, len(p)); err != nil {
+		v.r.mu.Unlock()
+		return err
+	}
+	defer v.alEnd(off, len(p))
+	link := v.link()
+	s := v.m.S
+	replicate := link != nil && link.sender != nil && s.Conn >= state.Connected && s.PDsk >= state.Inconsistent
+	if !replicate {
+		v.markOutOfSync(off, len(p))
+	}
+	v.r.mu.Unlock()
+	if err := v.writeLocal(p, off); err != nil {
+		return err
+	}
+	if !replicate {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
+	err := link.sender.Write(ctx, off, p, false)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The peer did not answer in timeout × ko-count: drop it.
+		v.r.d.Log.Warn("peer did not acknowledge a write in time; dropping the connection", "resource", v.r.name, "timeout", link.ackTimeout)
+		link.close()
+	}
+	if err != nil {
+		v.r.d.Log.Warn("replication failed; blocks marked out of sync", "resource", v.r.name, "offset", off, "error", err)
+		v.r.mu.Lock()
+		v.markOutOfSync(off, len(p))
+		v.r.mu.Unlock()
+		return nil
+	}
+	v.ns.Add(uint64(len(p)) / 1024)
+	return nil
+}
+
+// flush makes the writes durable here and, connected, on the peer (a
+// barrier the peer acknowledges after its own flush).
+func (v *Volume) flush() error {
+	if err := v.flushLocal(); err != nil {
+		return err
+	}
+	v.r.mu.Lock()
+	link := v.link()
+	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
+	v.r.mu.Unlock()
+	if ok {
+		ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
+		defer cancel()
+		if err := link.sender.Flush(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				link.close()
+			}
+			v.r.d.Log.Warn("remote flush failed", "resource", v.r.name, "error", err)
+		}
+	}
+	return nil
+}
+
+func extents(off int64, n int) (uint32, uint32) {
+	return meta.ExtentOfSector(uint64(off) / 512), meta.ExtentOfSector((uint64(off) + uint64(n) - 1) / 512)
+}
+
+// alBegin puts the extents of a write into the activity log, writing a
+// transaction first when one of them was cold (r.mu held): after a
+// crash as Primary, apply-al marks them out of sync.
+func (v *Volume) alBegin(off int64, n int) error {
+	if v.al == nil || v.md == nil {
+		return nil
+	}
+	first, last := extents(off, n)
+	for e := first; e <= last; e++ {
+		needTx, evicted, err := v.al.Begin(e)
+		if err != nil {
+			return err
+		}
+		if evicted != meta.LCFree {
+			v.writeBitmap()
+		}
+		if needTx {
+			block, o := v.al.Transaction()
+			if err := v.md.WriteALBlock(block, o); err != nil {
+				return err
+			}
+			v.alWrites.Add(1)
+		}
+	}
+	return nil
+}
+
+func (v *Volume) alEnd(off int64, n int) {
+	v.r.mu.Lock()
+	defer v.r.mu.Unlock()
+	if v.al == nil {
+		return
+	}
+	first, last := extents(off, n)
+	for e := first; e <= last; e++ {
+		v.al.End(e)
+	}
+}
