@@ -1,4 +1,5 @@
 module github.com/linux-ha-go/ha
+
 go 1.26.8
 
 require (
@@ -13,6 +14,7 @@ require (
 	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.50.0
-	golang.org/x/tools v0.51.0 // indirect
 	pgregory.net/rapid v1.3.0
 )
+
+require golang.org/x/tools v0.51.0 // indirect
