@@ -157,13 +157,11 @@ auto_failback on
 	testutil.WaitFor(t, 15*time.Second, "hb-beat past its startup grace", func() bool {
 		return ours.nodes(t)["node2"].DeadtimeMS == deadtime.Milliseconds()
 	})
-	killed := time.Now()
 	ours.proc.Kill()
 	took := testutil.WaitFor(t, 10*time.Second, "heartbeat sees node2 dead", func() bool {
 		st, _ := hb.clStatus("nodestatus", "node2")
 		return st == "dead"
 	})
-	_ = killed
 	t.Logf("heartbeat 3.0.6 saw hb-beat dead %v after kill -9 (deadtime %v, keepalive %v)", took, deadtime, keepalive)
 	if took > deadtime+keepalive {
 		t.Errorf("heartbeat saw node2 dead after %v, want within deadtime+keepalive %v", took, deadtime+keepalive)
@@ -177,7 +175,7 @@ auto_failback on
 	})
 	w := ours.watch(t)
 	testutil.WaitFor(t, 5*time.Second, "watching", func() bool { _, ok := w.find("node1", beat.StatusActive, time.Time{}); return ok })
-	killed = time.Now()
+	killed := time.Now()
 	hb.kill()
 	var ev beat.Event
 	testutil.WaitFor(t, 10*time.Second, "hb-beat sees node1 dead", func() bool {
