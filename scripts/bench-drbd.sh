@@ -7,7 +7,8 @@
 # loopback, all measured in the same run; it says whether protocol C
 # reaches 90% of nbdkit. Needs fio and nbdkit; run as root so the page
 # cache can be dropped. DRBD_BENCH_SIZE (default 512M) and
-# DRBD_BENCH_RUNTIME (seconds, default 5).
+# DRBD_BENCH_RUNTIME (seconds, default 5); DRBD_BENCH_ROUNDS (default 1)
+# interleaved rounds, reported as medians with the per-round values.
 set -eu
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/godrbd ./cmd/godrbdadm

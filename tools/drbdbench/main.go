@@ -13,7 +13,8 @@
 // Every file is fallocated so sparse-file allocation does not dominate.
 // It runs the real bin/godrbd and bin/godrbdadm; everything it starts it
 // stops by PID. DRBD_BENCH_SIZE (default 512M) sets the size of each
-// file, DRBD_BENCH_RUNTIME (seconds, default 5) the time-based jobs.
+// file, DRBD_BENCH_RUNTIME (seconds, default 5) the time-based jobs,
+// DRBD_BENCH_ROUNDS (default 1) how many interleaved rounds (medians).
 // Run it as root so the page cache can be dropped between jobs.
 package main
 
@@ -29,6 +30,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -148,84 +150,109 @@ func run() error {
 	fmt.Printf("drbdbench %s: files %s (fallocated), fio size %s, runtime %ss, dir %s\n",
 		time.Now().UTC().Format(time.RFC3339), envOr("DRBD_BENCH_SIZE", "512M"), fioSize, runtime, dir)
 
-	// Baselines: raw file, nbdkit (default cache and cache=none).
-	raw := filepath.Join(dir, "raw.img")
-	if err := fallocate(raw, size); err != nil {
-		return err
+	rounds, err := strconv.Atoi(envOr("DRBD_BENCH_ROUNDS", "1"))
+	if err != nil || rounds < 1 {
+		return fmt.Errorf("DRBD_BENCH_ROUNDS=%q: want a positive number", os.Getenv("DRBD_BENCH_ROUNDS"))
 	}
-	rawRes, err := fioPair([]string{"--ioengine=psync", "--filename=" + raw}, fioSize, runtime)
-	if err != nil {
-		return err
-	}
-	os.Remove(raw)
-	kitImg := filepath.Join(dir, "nbdkit.img")
-	if err := fallocate(kitImg, size); err != nil {
-		return err
-	}
-	kit := map[string]result{}
+	rawName := "raw file (psync, buffered)"
 	kitNames := []string{"nbdkit file", "nbdkit file cache=none"}
-	for i, extra := range [][]string{nil, {"cache=none"}} {
-		sock := filepath.Join(dir, "nbdkit.sock")
-		stop, err := startNbdkit(sock, kitImg, extra...)
-		if err != nil {
-			return err
-		}
-		r, err := fioPair([]string{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + sock}, fioSize, runtime)
-		stop()
-		if err != nil {
-			return err
-		}
-		kit[kitNames[i]] = r
-	}
-	os.Remove(kitImg)
-
-	tcp, err := tcpThroughput(2 * time.Second)
-	if err != nil {
-		return err
-	}
-
-	drbd := map[string]result{}
-	resync := map[string]float64{}
 	protos := []string{"A", "C"}
-	for _, proto := range protos {
-		r, rs, err := benchPair(bin, filepath.Join(dir, "proto"+proto), proto, size, fioSize, runtime)
-		if err != nil {
-			return fmt.Errorf("protocol %s: %w", proto, err)
-		}
-		drbd[proto], resync[proto] = r, rs
+	paths := append([]string{rawName}, kitNames...)
+	for _, p := range protos {
+		paths = append(paths, "protocol "+p)
 	}
+	all := map[string][]result{}
+	var tcps []float64
+	resyncs := map[string][]float64{}
+	// Every round measures every path in turn, so they all see the same
+	// load on the machine.
+	for round := 1; round <= rounds; round++ {
+		if rounds > 1 {
+			fmt.Printf("round %d of %d\n", round, rounds)
+		}
+		raw := filepath.Join(dir, "raw.img")
+		if err := fallocate(raw, size); err != nil {
+			return err
+		}
+		r, err := fioPair([]string{"--ioengine=psync", "--filename=" + raw}, fioSize, runtime)
+		if err != nil {
+			return err
+		}
+		all[rawName] = append(all[rawName], r)
+		os.Remove(raw)
+		kitImg := filepath.Join(dir, "nbdkit.img")
+		if err := fallocate(kitImg, size); err != nil {
+			return err
+		}
+		for i, extra := range [][]string{nil, {"cache=none"}} {
+			sock := filepath.Join(dir, "nbdkit.sock")
+			stop, err := startNbdkit(sock, kitImg, extra...)
+			if err != nil {
+				return err
+			}
+			r, err := fioPair([]string{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + sock}, fioSize, runtime)
+			stop()
+			if err != nil {
+				return err
+			}
+			all[kitNames[i]] = append(all[kitNames[i]], r)
+		}
+		os.Remove(kitImg)
+		tcp, err := tcpThroughput(2 * time.Second)
+		if err != nil {
+			return err
+		}
+		tcps = append(tcps, tcp)
+		for _, proto := range protos {
+			r, rs, err := benchPair(bin, filepath.Join(dir, "proto"+proto), proto, size, fioSize, runtime)
+			if err != nil {
+				return fmt.Errorf("protocol %s: %w", proto, err)
+			}
+			all["protocol "+proto] = append(all["protocol "+proto], r)
+			resyncs[proto] = append(resyncs[proto], rs)
+		}
+	}
+	med := map[string]result{}
+	for _, p := range paths {
+		med[p] = medianResult(all[p])
+	}
+	rawRes, tcp := med[rawName], median(tcps)
 
 	// Report.
-	fmt.Printf("\n%-34s %12s %24s\n", "path", "seqW 1M MB/s", "4k W+fsync QD1 IOPS")
-	row := func(name string, r result) {
-		fmt.Printf("%-34s %12.0f %10.0f (p50 %3.0f/%3.0fµs)\n", name, r.seqMBs, r.syncIOPS, r.wP50, r.fP50)
+	what := "one round"
+	if rounds > 1 {
+		what = fmt.Sprintf("medians of %d rounds [per round]", rounds)
 	}
-	row("raw file (psync, buffered)", rawRes)
-	for _, n := range kitNames {
-		row(n+" (fio nbd)", kit[n])
+	fmt.Printf("\n%s; fio nbd engine on the nbdkit and godrbd paths\n", what)
+	fmt.Printf("%-28s %12s %24s\n", "path", "seqW 1M MB/s", "4k W+fsync QD1 IOPS")
+	for _, p := range paths {
+		r := med[p]
+		fmt.Printf("%-28s %12.0f %10.0f (p50 W %3.0fµs / fsync %3.0fµs)", p, r.seqMBs, r.syncIOPS, r.wP50, r.fP50)
+		if rounds > 1 {
+			fmt.Printf("  seqW %s IOPS %s", each(all[p], func(r result) float64 { return r.seqMBs }), each(all[p], func(r result) float64 { return r.syncIOPS }))
+		}
+		fmt.Println()
 	}
-	for _, p := range protos {
-		row("godrbd protocol "+p+" (fio nbd)", drbd[p])
-	}
-	base := kit[kitNames[0]]
 	fmt.Printf("\nratios (seqW / 4k sync W)\n")
 	ratio := func(label string, n, d result) {
-		fmt.Printf("  %-46s %.2f / %.2f\n", label, n.seqMBs/d.seqMBs, n.syncIOPS/d.syncIOPS)
+		fmt.Printf("  %-42s %.2f / %.2f\n", label, n.seqMBs/d.seqMBs, n.syncIOPS/d.syncIOPS)
 	}
 	for _, p := range protos {
-		ratio("protocol "+p+" / raw file", drbd[p], rawRes)
+		ratio("protocol "+p+" / raw file", med["protocol "+p], rawRes)
 		for _, n := range kitNames {
-			ratio("protocol "+p+" / "+n, drbd[p], kit[n])
+			ratio("protocol "+p+" / "+n, med["protocol "+p], med[n])
 		}
 	}
 	for _, n := range kitNames {
-		ratio(n+" / raw file", kit[n], rawRes)
+		ratio(n+" / raw file", med[n], rawRes)
 	}
 	fmt.Printf("\nresync (full sync after primary --force, %d MiB, no rate limit) vs one Go TCP stream 127.0.0.1→127.0.0.2 (%.0f MB/s)\n", size>>20, tcp)
 	for _, p := range protos {
-		fmt.Printf("  protocol %s: %.0f MB/s = %.2f of TCP\n", p, resync[p], resync[p]/tcp)
+		rs := median(resyncs[p])
+		fmt.Printf("  protocol %s: %.0f MB/s = %.2f of TCP\n", p, rs, rs/tcp)
 	}
-	c := drbd["C"]
+	base := med[kitNames[0]]
+	c := med["protocol C"]
 	s, y := c.seqMBs/base.seqMBs, c.syncIOPS/base.syncIOPS
 	verdict := "MET"
 	if s < goal || y < goal {
@@ -518,4 +545,34 @@ func status(n *node) (daemon.PeerDeviceStatus, error) {
 		return none, fmt.Errorf("status --json: %v\n%s", err, rep.Text)
 	}
 	return st[0].Connections[0].PeerDevices[0], nil
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func medianResult(rs []result) result {
+	pick := func(f func(result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	return result{
+		seqMBs:   pick(func(r result) float64 { return r.seqMBs }),
+		syncIOPS: pick(func(r result) float64 { return r.syncIOPS }),
+		wP50:     pick(func(r result) float64 { return r.wP50 }),
+		fP50:     pick(func(r result) float64 { return r.fP50 }),
+	}
+}
+
+func each(rs []result, f func(result) float64) string {
+	p := make([]string, len(rs))
+	for i, r := range rs {
+		p[i] = strconv.FormatFloat(f(r), 'f', 0, 64)
+	}
+	return "[" + strings.Join(p, ",") + "]"
 }
