@@ -11,3 +11,5 @@ for pkg in $(go list ./... ); do
 done
 # NBD export against nbdkit's file plugin on the same file (fio)
 scripts/bench-nbd.sh
+# godrbd through its NBD export (protocols A, C) against a raw file, nbdkit; resync against TCP
+scripts/bench-drbd.sh
