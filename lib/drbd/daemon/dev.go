@@ -213,15 +213,20 @@ func (v *Volume) write(p []byte, off int64) error {
 		v.markOutOfSync(off, len(p))
 	}
 	v.r.mu.Unlock()
-	if err := v.writeLocal(p, off); err != nil {
-		return err
-	}
 	if !replicate {
-		return nil
+		return v.writeLocal(p, off)
 	}
+	// The local write and the replication run side by side, as DRBD
+	// submits both at once; the writer is answered when both are done
+	// (ioMu keeps writes in one order on both disks).
+	localErr := make(chan error, 1)
+	go func() { localErr <- v.writeLocal(p, off) }()
 	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
 	err := link.sender.Write(ctx, off, p, false)
 	cancel()
+	if lerr := <-localErr; lerr != nil {
+		return lerr
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		// The peer did not answer in timeout × ko-count: drop it.
 		v.r.d.Log.Warn("peer did not acknowledge a write in time; dropping the connection", "resource", v.r.name, "timeout", link.ackTimeout)
@@ -241,24 +246,27 @@ func (v *Volume) write(p []byte, off int64) error {
 // flush makes the writes durable here and, connected, on the peer (a
 // barrier the peer acknowledges after its own flush).
 func (v *Volume) flush() error {
-	if err := v.flushLocal(); err != nil {
-		return err
-	}
 	v.r.mu.Lock()
 	link := v.link()
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
 	v.r.mu.Unlock()
-	if ok {
-		ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
-		defer cancel()
-		if err := link.sender.Flush(ctx); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				link.close()
-			}
-			v.r.d.Log.Warn("remote flush failed", "resource", v.r.name, "error", err)
-		}
+	if !ok {
+		return v.flushLocal()
 	}
-	return nil
+	// The local flush and the peer's barrier run side by side; the
+	// flush is answered when both are done.
+	localErr := make(chan error, 1)
+	go func() { localErr <- v.flushLocal() }()
+	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
+	err := link.sender.Flush(ctx)
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			link.close()
+		}
+		v.r.d.Log.Warn("remote flush failed", "resource", v.r.name, "error", err)
+	}
+	return <-localErr
 }
 
 func extents(off int64, n int) (uint32, uint32) {
