@@ -89,6 +89,7 @@ type runner struct {
 	client  *ipc.Client
 	flags   []api.Option
 	printed bool
+	js      jsonStatus // status --json's resources, printed at the end
 }
 
 // step is one request and the stage it runs in (drbdadm's deferred
@@ -220,7 +221,11 @@ func Run(ctx context.Context, o *Options, name string, resources []string, flags
 			r.client.Close()
 		}
 	}()
-	return r.run(ctx, resources)
+	err = r.run(ctx, resources)
+	if perr := r.flushStatus(o.Stdout); err == nil {
+		err = perr
+	}
+	return err
 }
 
 func progName() string { return filepath.Base(os.Args[0]) }
@@ -501,6 +506,9 @@ func (r *runner) send(ctx context.Context, req *api.Request) (exitcode.Code, err
 			return code, nil
 		}
 		return 0, exitcode.Wrap(ExitExec, err, "")
+	}
+	if r.wantsJSONStatus(req) {
+		return 0, r.collectStatus(reply.Text)
 	}
 	if reply.Text != "" {
 		io.WriteString(r.o.Stdout, reply.Text)
