@@ -97,6 +97,7 @@ func (c *CLI) options() *adm.Options {
 		DryRun:     c.DryRun,
 		Verbose:    c.Verbose,
 		NoTTY:      !isTTY(0) || !isTTY(1),
+		Progress:   isTTY(1),
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 	}

@@ -44,6 +44,7 @@ type Options struct {
 	DryRun     int    // -d, -d -d
 	Verbose    bool
 	NoTTY      bool
+	Progress   bool // stdout is a terminal: wait-sync shows a progress bar
 
 	Stdout, Stderr io.Writer
 	Source         conf.Source
@@ -473,6 +474,10 @@ func (r *runner) send(ctx context.Context, req *api.Request) (exitcode.Code, err
 		defer cancel()
 	}
 	var reply api.Reply
+	if req.Op == api.OpWaitSync && r.o.Progress {
+		stop := r.progress(cctx, req)
+		defer stop()
+	}
 	err := r.client.Call(cctx, req.Op, req, &reply)
 	for _, m := range reply.Messages {
 		io.WriteString(r.o.Stderr, strings.TrimSuffix(m, "\n")+"\n")

@@ -2,6 +2,9 @@ package daemon_test
 
 import (
 	"encoding/json"
+	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +119,45 @@ func TestStatusJSON(t *testing.T) {
 	// Text stays DRBD 9's layout.
 	if out := p.ok(p.a, "status", "r0"); out != "r0 role:Primary\n  disk:UpToDate\n  bob role:Secondary\n    replication:Established peer-disk:UpToDate" {
 		t.Errorf("text status:\n%s", out)
+	}
+}
+
+// TestWaitSyncProgress: wait-sync waits for the end of a resync; with
+// stdout not a terminal it prints nothing, on a terminal (script(1)'s
+// pty) it draws a progress bar with percent, speed and time left.
+func TestWaitSyncProgress(t *testing.T) {
+	p := newPairWith(t, "C", "", "disk { c-plan-ahead 0; resync-rate 8M; }")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitState(p.b, "cstate", "SyncTarget")
+	out, errOut, code := p.adm_(p.b, "wait-sync", "r0")
+	if code != 0 || out != "" || errOut != "" {
+		t.Fatalf("wait-sync without a terminal: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if ds := p.ok(p.b, "dstate", "r0"); ds != "UpToDate/UpToDate" {
+		t.Errorf("after wait-sync: dstate %s", ds)
+	}
+
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script not installed (Debian package util-linux)")
+	}
+	p.ok(p.b, "invalidate", "r0")
+	p.waitState(p.b, "cstate", "SyncTarget")
+	cmd := strings.Join([]string{p.adm, "-c", p.b.conf, "--node", p.b.name, "--rundir", p.b.rundir, "wait-sync", "r0"}, " ")
+	tty, err := exec.Command("script", "-qec", cmd, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("script -c %q: %v\n%s", cmd, err, tty)
+	}
+	text := string(tty)
+	for _, want := range []string{"r0/0", "100%", "MB/s", "/8.3 MB,"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("progress bar lacks %q:\n%q", want, text)
+		}
+	}
+	if !regexp.MustCompile(`\[[0-9]+s:[0-9]+s\]`).MatchString(text) {
+		t.Errorf("progress bar lacks the elapsed:left times:\n%q", text)
+	}
+	if ds := p.ok(p.b, "dstate", "r0"); ds != "UpToDate/UpToDate" {
+		t.Errorf("after wait-sync on a terminal: dstate %s", ds)
 	}
 }

@@ -71,6 +71,7 @@ type PeerDeviceStatus struct {
 	ResyncBlocksSent     uint64  `json:"godrbd-resync-blocks-sent"`
 	ResyncBlocksReceived uint64  `json:"godrbd-resync-blocks-received"`
 	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
+	ResyncTotal          uint64  `json:"godrbd-resync-total,omitempty"` // KiB to resync when the resync started
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -126,6 +127,7 @@ func (r *Resource) status() Status {
 		}
 		if v.syncing() {
 			pd.HasSyncDetails = true
+			pd.ResyncTotal = v.rsTotal * 4
 		}
 		var sus []string
 		if s.UserIsp {
