@@ -387,6 +387,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	}
 	p.sender = repl.NewSender(p.data, p.meta, ns.proto)
 	p.sender.OnResyncAck = p.resyncAcked
+	p.sender.OnInSync = p.inSync
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {
@@ -581,8 +582,9 @@ func (v *Volume) startResync() {
 		return true
 	})
 	rate := resyncRate(v.diskOptions())
+	csums, _ := opt(v.r.cfg.Net, "csums-alg")
 	go func() {
-		if err := v.requestResync(p, runs, rate); err != nil {
+		if err := v.requestResync(p, runs, rate, csums); err != nil {
 			p.close()
 		}
 	}()
@@ -598,8 +600,9 @@ const (
 // for every block of runs, keeping rsWindow requests in flight, no
 // faster than rate bytes a second, and waits while the resync is paused
 // (pause-sync here or on the peer).
-func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64) error {
+func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums string) error {
 	r := v.r
+	sum := csumReq(v, csums)
 	start := time.Now()
 	var sent float64
 	var b []byte
@@ -624,7 +627,15 @@ func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64) error
 				}
 			}
 			id++
-			b = repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}.Append(b[:0])
+			q := repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}
+			b = q.Append(b[:0])
+			if d := sum(q); d != nil {
+				if err := p.data.Send(repl.PCsumRSRequest, b, d); err != nil {
+					return err
+				}
+				sent += float64(n * 4096) // resync-rate counts what is checked, as DRBD
+				continue
+			}
 			if err := p.data.Send(repl.PRSDataRequest, b); err != nil {
 				return err
 			}
@@ -852,10 +863,20 @@ func (p *peerLink) receive() error {
 			if err := p.meta.Send(repl.PBarrierAck, ack); err != nil {
 				return err
 			}
-		case repl.PDataRequest, repl.PRSDataRequest:
+		case repl.PDataRequest, repl.PRSDataRequest, repl.PCsumRSRequest:
 			q, err := repl.DecodeBlockReq(b)
 			if err != nil {
 				return err
+			}
+			if h.Cmd == repl.PCsumRSRequest {
+				same, err := p.sameCsum(v, q, b[24:])
+				if err != nil {
+					return err
+				}
+				if same {
+					continue
+				}
+				h.Cmd = repl.PRSDataRequest
 			}
 			if q.BlkSize > 1<<20 {
 				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, q.BlkSize)

@@ -77,6 +77,7 @@ type Volume struct {
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
 	rsBlocksSent, rsBlocksRecv atomic.Uint64
+	rsSameCsum                 atomic.Uint64 // 4 KiB blocks a csums-alg resync found equal
 	barriers                   atomic.Uint64 // P_BARRIERs received and flushed
 	alWrites                   atomic.Uint64 // activity log transactions written
 }

@@ -72,6 +72,7 @@ type PeerDeviceStatus struct {
 	ResyncBlocksReceived uint64  `json:"godrbd-resync-blocks-received"`
 	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
 	ResyncTotal          uint64  `json:"godrbd-resync-total,omitempty"` // KiB to resync when the resync started
+	ResyncSameCsum       uint64  `json:"godrbd-resync-same-csum"`       // 4 KiB blocks csums-alg found equal
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -115,7 +116,8 @@ func (r *Resource) status() Status {
 		}
 		pd := PeerDeviceStatus{Volume: n, ReplicationState: s.Conn.String(), PeerDiskState: s.PDsk.String(),
 			ResyncSuspended: "no", Received: v.nr.Load(), Sent: v.ns.Load(), OutOfSync: v.bits() * 4,
-			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), BarriersReceived: v.barriers.Load(), PercentInSync: 100}
+			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), BarriersReceived: v.barriers.Load(), PercentInSync: 100,
+			ResyncSameCsum: v.rsSameCsum.Load()}
 		if s.Conn == state.Connected {
 			pd.ReplicationState = "Established"
 		}
