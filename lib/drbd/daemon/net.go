@@ -569,6 +569,9 @@ func (v *Volume) startResync() {
 	}
 	v.rsTotal = v.bm.Count()
 	v.resyncing = true
+	if v.m.S.Conn == state.SyncSource {
+		v.handler("before-resync-source") // its exit code is ignored, as by DRBD
+	}
 	if v.m.S.Conn != state.SyncTarget {
 		return
 	}
@@ -583,11 +586,23 @@ func (v *Volume) startResync() {
 	})
 	rate := resyncRate(v.diskOptions())
 	csums, _ := opt(v.r.cfg.Net, "csums-alg")
-	go func() {
+	request := func() {
 		if err := v.requestResync(p, runs, rate, csums); err != nil {
 			p.close()
 		}
-	}()
+	}
+	// DRBD runs before-resync-target before the first request and drops
+	// the connection when it fails.
+	if !v.handlerThen("before-resync-target", func(code int) {
+		if code != 0 {
+			v.r.d.Log.Error(fmt.Sprintf("%s/%d drbd%d: before-resync-target handler returned %d, dropping connection.", v.r.name, v.vnr, v.minor, code))
+			p.close()
+			return
+		}
+		request()
+	}) {
+		go request()
+	}
 }
 
 // Resync requests: at most rsWindow of rsReqSize bytes in flight.
@@ -679,9 +694,13 @@ func resyncRate(opts []api.Option) float64 {
 }
 
 func (v *Volume) resyncDone() {
+	target := v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT
 	v.resyncing = false
 	v.writeBitmap()
 	v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
+	if target {
+		v.handler("after-resync-target")
+	}
 }
 
 // resyncAcked is the source's side: the target wrote a resync block.
@@ -750,6 +769,7 @@ func (p *peerLink) receive() error {
 			// attached its disk (Negotiating).
 			renegotiate := v.m.S.Conn == state.Connected && (ps.Disk == state.Negotiating || v.m.S.Disk == state.Negotiating)
 			if v.m.S.Conn == state.WFReportParams || renegotiate {
+				v.m.Env.OpenCount = v.openCount() // an open Primary cannot give up its role after a split brain
 				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
 					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
 			} else {
