@@ -97,3 +97,15 @@ func (p *peerLink) inSync(sector uint64, size uint32) {
 		v.resyncDone()
 	}
 }
+
+// logSameCsum is drbd_resync_finished's report of a csums-alg resync
+// (r.mu held).
+func (v *Volume) logSameCsum() {
+	if _, ok := opt(v.r.cfg.Net, "csums-alg"); !ok || v.rsTotal == 0 {
+		return
+	}
+	s, t := v.rsSameCsum.Load()-v.rsSameBase, v.rsTotal
+	s = min(s, t)
+	v.r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: %d %% had equal checksums, eliminated: %dK; transferred %dK total %dK",
+		v.r.name, v.vnr, v.minor, s*100/t, s*4, (t-s)*4, t*4))
+}

@@ -3,10 +3,14 @@ package daemon_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // TestCsumsResync: with net { csums-alg } a resync moves only the blocks
@@ -72,6 +76,8 @@ func TestCsumsResync(t *testing.T) {
 		t.Errorf("invalidate after 2 damaged blocks: %d blocks moved, %d equal; want 1..%d and %d in all", moved, same, 2*perReq, blocks)
 	}
 	t.Logf("csums-alg resync after 2 damaged blocks: %d of %d blocks moved", moved, blocks)
+	report := fmt.Sprintf("%d %% had equal checksums, eliminated: %dK; transferred %dK total %dK", same*100/blocks, same*4, moved*4, blocks*4)
+	testutil.WaitFor(t, 5*time.Second, "bob's log: "+report, func() bool { return strings.Contains(p.b.proc.Output(), report) })
 	size := int(p.b.status().Devices[0].Size) * 1024
 	da, _ := os.ReadFile(p.a.disk)
 	db, _ := os.ReadFile(p.b.disk)

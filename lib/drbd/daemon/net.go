@@ -568,6 +568,7 @@ func (v *Volume) startResync() {
 		v.bm.ClearRange(n, v.bm.Len()-n)
 	}
 	v.rsTotal = v.bm.Count()
+	v.rsSameBase = v.rsSameCsum.Load()
 	v.resyncing = true
 	if v.m.S.Conn == state.SyncSource {
 		v.handler("before-resync-source") // its exit code is ignored, as by DRBD
@@ -698,6 +699,7 @@ func (v *Volume) resyncDone() {
 	v.resyncing = false
 	v.writeBitmap()
 	v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
+	v.logSameCsum()
 	if target {
 		v.handler("after-resync-target")
 	}
