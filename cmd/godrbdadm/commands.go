@@ -48,7 +48,7 @@ type CLI struct {
 	Dstate           res        `cmd:"" help:"Print the disk states (local/peer)."`
 	GetGi            res        `cmd:"" name:"get-gi" help:"Print the generation identifiers."`
 	ShowGi           res        `cmd:"" name:"show-gi" help:"Explain the generation identifiers."`
-	Status           optRes     `cmd:"" help:"Print the status of resources (all by default)."`
+	Status           statusRes  `cmd:"" help:"Print the status of resources (all by default)."`
 	WaitConnect      res        `cmd:"" name:"wait-connect" help:"Wait until connected, with the startup timeouts."`
 	WaitSync         res        `cmd:"" name:"wait-sync" help:"Wait until no resync runs."`
 	Proc             noRes      `cmd:"" help:"Print the status in /proc/drbd form."`
@@ -97,6 +97,7 @@ func (c *CLI) options() *adm.Options {
 		DryRun:     c.DryRun,
 		Verbose:    c.Verbose,
 		NoTTY:      !isTTY(0) || !isTTY(1),
+		Progress:   isTTY(1),
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 	}
@@ -130,6 +131,16 @@ type optRes struct {
 }
 
 func (r *optRes) Run(k *kong.Context, c *CLI) error { return run(k, c, r.Resources, nil) }
+
+type statusRes struct {
+	OutputAs  string   `name:"output-as" enum:"text,json" default:"text" help:"Output format: text (drbdadm status) or json (drbdsetup status --json)."`
+	JSON      bool     `name:"json" help:"Same as --output-as json."`
+	Resources []string `arg:"" optional:"" name:"resource" help:"RES or all (default all)."`
+}
+
+func (r *statusRes) Run(k *kong.Context, c *CLI) error {
+	return run(k, c, r.Resources, flag(r.JSON || r.OutputAs == "json", "json", nil))
+}
 
 type noRes struct{}
 

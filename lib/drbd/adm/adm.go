@@ -44,6 +44,7 @@ type Options struct {
 	DryRun     int    // -d, -d -d
 	Verbose    bool
 	NoTTY      bool
+	Progress   bool // stdout is a terminal: wait-sync shows a progress bar
 
 	Stdout, Stderr io.Writer
 	Source         conf.Source
@@ -89,6 +90,7 @@ type runner struct {
 	client  *ipc.Client
 	flags   []api.Option
 	printed bool
+	js      jsonStatus // status --json's resources, printed at the end
 }
 
 // step is one request and the stage it runs in (drbdadm's deferred
@@ -220,7 +222,11 @@ func Run(ctx context.Context, o *Options, name string, resources []string, flags
 			r.client.Close()
 		}
 	}()
-	return r.run(ctx, resources)
+	err = r.run(ctx, resources)
+	if perr := r.flushStatus(o.Stdout); err == nil {
+		err = perr
+	}
+	return err
 }
 
 func progName() string { return filepath.Base(os.Args[0]) }
@@ -468,6 +474,10 @@ func (r *runner) send(ctx context.Context, req *api.Request) (exitcode.Code, err
 		defer cancel()
 	}
 	var reply api.Reply
+	if req.Op == api.OpWaitSync && r.o.Progress {
+		stop := r.progress(cctx, req)
+		defer stop()
+	}
 	err := r.client.Call(cctx, req.Op, req, &reply)
 	for _, m := range reply.Messages {
 		io.WriteString(r.o.Stderr, strings.TrimSuffix(m, "\n")+"\n")
@@ -501,6 +511,9 @@ func (r *runner) send(ctx context.Context, req *api.Request) (exitcode.Code, err
 			return code, nil
 		}
 		return 0, exitcode.Wrap(ExitExec, err, "")
+	}
+	if r.wantsJSONStatus(req) {
+		return 0, r.collectStatus(reply.Text)
 	}
 	if reply.Text != "" {
 		io.WriteString(r.o.Stdout, reply.Text)

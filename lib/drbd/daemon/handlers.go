@@ -39,7 +39,12 @@ func perVolumeHandler(name string) bool { return name != "fence-peer" && name !=
 // of the handlers section. It runs in the background (r.mu held here);
 // fence-peer's exit code is fed back as a FenceResult: 4, 5 and 7 say
 // the peer is outdated or fenced.
-func (v *Volume) handler(name string) {
+func (v *Volume) handler(name string) { v.handlerThen(name, nil) }
+
+// handlerThen is handler; done, if not nil, gets the exit code (-1: not
+// run) after the handler ended, without r.mu. It returns false, and done
+// is not called, when no such handler is configured.
+func (v *Volume) handlerThen(name string, done func(code int)) bool {
 	r := v.r
 	if _, ok := opt(r.cfg.Handlers, name); !ok {
 		if name == "fence-peer" {
@@ -47,7 +52,7 @@ func (v *Volume) handler(name string) {
 			v.fencing = true
 			go v.fenceDone(1)
 		}
-		return
+		return false
 	}
 	target := r.name
 	if perVolumeHandler(name) {
@@ -84,7 +89,11 @@ func (v *Volume) handler(name string) {
 		if name == "fence-peer" {
 			v.fenceDone(code)
 		}
+		if done != nil {
+			done(code)
+		}
 	}()
+	return true
 }
 
 // fenceDone feeds fence-peer's outcome to the machine.

@@ -387,6 +387,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	}
 	p.sender = repl.NewSender(p.data, p.meta, ns.proto)
 	p.sender.OnResyncAck = p.resyncAcked
+	p.sender.OnInSync = p.inSync
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {
@@ -567,7 +568,11 @@ func (v *Volume) startResync() {
 		v.bm.ClearRange(n, v.bm.Len()-n)
 	}
 	v.rsTotal = v.bm.Count()
+	v.rsSameBase = v.rsSameCsum.Load()
 	v.resyncing = true
+	if v.m.S.Conn == state.SyncSource {
+		v.handler("before-resync-source") // its exit code is ignored, as by DRBD
+	}
 	if v.m.S.Conn != state.SyncTarget {
 		return
 	}
@@ -581,11 +586,24 @@ func (v *Volume) startResync() {
 		return true
 	})
 	rate := resyncRate(v.diskOptions())
-	go func() {
-		if err := v.requestResync(p, runs, rate); err != nil {
+	csums, _ := opt(v.r.cfg.Net, "csums-alg")
+	request := func() {
+		if err := v.requestResync(p, runs, rate, csums); err != nil {
 			p.close()
 		}
-	}()
+	}
+	// DRBD runs before-resync-target before the first request and drops
+	// the connection when it fails.
+	if !v.handlerThen("before-resync-target", func(code int) {
+		if code != 0 {
+			v.r.d.Log.Error(fmt.Sprintf("%s/%d drbd%d: before-resync-target handler returned %d, dropping connection.", v.r.name, v.vnr, v.minor, code))
+			p.close()
+			return
+		}
+		request()
+	}) {
+		go request()
+	}
 }
 
 // Resync requests: at most rsWindow of rsReqSize bytes in flight.
@@ -598,8 +616,9 @@ const (
 // for every block of runs, keeping rsWindow requests in flight, no
 // faster than rate bytes a second, and waits while the resync is paused
 // (pause-sync here or on the peer).
-func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64) error {
+func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums string) error {
 	r := v.r
+	sum := csumReq(v, csums)
 	start := time.Now()
 	var sent float64
 	var b []byte
@@ -624,7 +643,15 @@ func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64) error
 				}
 			}
 			id++
-			b = repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}.Append(b[:0])
+			q := repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}
+			b = q.Append(b[:0])
+			if d := sum(q); d != nil {
+				if err := p.data.Send(repl.PCsumRSRequest, b, d); err != nil {
+					return err
+				}
+				sent += float64(n * 4096) // resync-rate counts what is checked, as DRBD
+				continue
+			}
 			if err := p.data.Send(repl.PRSDataRequest, b); err != nil {
 				return err
 			}
@@ -668,9 +695,14 @@ func resyncRate(opts []api.Option) float64 {
 }
 
 func (v *Volume) resyncDone() {
+	target := v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT
 	v.resyncing = false
 	v.writeBitmap()
 	v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
+	v.logSameCsum()
+	if target {
+		v.handler("after-resync-target")
+	}
 }
 
 // resyncAcked is the source's side: the target wrote a resync block.
@@ -739,6 +771,7 @@ func (p *peerLink) receive() error {
 			// attached its disk (Negotiating).
 			renegotiate := v.m.S.Conn == state.Connected && (ps.Disk == state.Negotiating || v.m.S.Disk == state.Negotiating)
 			if v.m.S.Conn == state.WFReportParams || renegotiate {
+				v.m.Env.OpenCount = v.openCount() // an open Primary cannot give up its role after a split brain
 				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
 					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
 			} else {
@@ -852,10 +885,20 @@ func (p *peerLink) receive() error {
 			if err := p.meta.Send(repl.PBarrierAck, ack); err != nil {
 				return err
 			}
-		case repl.PDataRequest, repl.PRSDataRequest:
+		case repl.PDataRequest, repl.PRSDataRequest, repl.PCsumRSRequest:
 			q, err := repl.DecodeBlockReq(b)
 			if err != nil {
 				return err
+			}
+			if h.Cmd == repl.PCsumRSRequest {
+				same, err := p.sameCsum(v, q, b[24:])
+				if err != nil {
+					return err
+				}
+				if same {
+					continue
+				}
+				h.Cmd = repl.PRSDataRequest
 			}
 			if q.BlkSize > 1<<20 {
 				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, q.BlkSize)

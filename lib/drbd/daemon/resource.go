@@ -77,6 +77,8 @@ type Volume struct {
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
 	rsBlocksSent, rsBlocksRecv atomic.Uint64
+	rsSameCsum                 atomic.Uint64 // 4 KiB blocks a csums-alg resync found equal
+	rsSameBase                 uint64        // rsSameCsum when the resync started
 	barriers                   atomic.Uint64 // P_BARRIERs received and flushed
 	alWrites                   atomic.Uint64 // activity log transactions written
 }

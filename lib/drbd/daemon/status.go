@@ -71,6 +71,8 @@ type PeerDeviceStatus struct {
 	ResyncBlocksSent     uint64  `json:"godrbd-resync-blocks-sent"`
 	ResyncBlocksReceived uint64  `json:"godrbd-resync-blocks-received"`
 	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
+	ResyncTotal          uint64  `json:"godrbd-resync-total,omitempty"` // KiB to resync when the resync started
+	ResyncSameCsum       uint64  `json:"godrbd-resync-same-csum"`       // 4 KiB blocks csums-alg found equal
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -114,7 +116,8 @@ func (r *Resource) status() Status {
 		}
 		pd := PeerDeviceStatus{Volume: n, ReplicationState: s.Conn.String(), PeerDiskState: s.PDsk.String(),
 			ResyncSuspended: "no", Received: v.nr.Load(), Sent: v.ns.Load(), OutOfSync: v.bits() * 4,
-			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), BarriersReceived: v.barriers.Load(), PercentInSync: 100}
+			ResyncBlocksSent: v.rsBlocksSent.Load(), ResyncBlocksReceived: v.rsBlocksRecv.Load(), BarriersReceived: v.barriers.Load(), PercentInSync: 100,
+			ResyncSameCsum: v.rsSameCsum.Load()}
 		if s.Conn == state.Connected {
 			pd.ReplicationState = "Established"
 		}
@@ -126,6 +129,7 @@ func (r *Resource) status() Status {
 		}
 		if v.syncing() {
 			pd.HasSyncDetails = true
+			pd.ResyncTotal = v.rsTotal * 4
 		}
 		var sus []string
 		if s.UserIsp {

@@ -111,6 +111,7 @@ func (v *Volume) verifyDone() {
 	if v.ovFound > 0 {
 		r.d.Log.Warn(fmt.Sprintf("%s/%d drbd%d: Online verify found %d 4k block out of sync!", r.name, v.vnr, v.minor, v.ovFound))
 		v.writeBitmap()
+		v.handler("out-of-sync")
 	}
 	v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
 	v.sendState() // the peer leaves VerifyT

@@ -49,6 +49,9 @@ type Sender struct {
 	// (the sync target) wrote that resync block, so the source clears
 	// its bits.
 	OnResyncAck func(sector uint64, size uint32)
+	// OnInSync, if set, is called for each P_RS_IS_IN_SYNC: the sync
+	// source found the block's checksum equal (csums-alg), nothing moves.
+	OnInSync func(sector uint64, size uint32)
 }
 
 // NewSender returns a Sender for the protocol (ProtoA/B/C).
@@ -184,6 +187,15 @@ func (s *Sender) Acks() error {
 			}
 			if h.Cmd == PRSWriteAck && s.OnResyncAck != nil {
 				s.OnResyncAck(a.Sector, a.BlkSize)
+			}
+		case PRSIsInSync:
+			a, err := DecodeBlockAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			if s.OnInSync != nil {
+				s.OnInSync(a.Sector, a.BlkSize)
 			}
 		case PBarrierAck:
 			b, err := DecodeBarrierAck(p)
