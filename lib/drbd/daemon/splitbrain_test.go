@@ -1,0 +1,204 @@
+package daemon_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/daemon"
+	"github.com/linux-ha-go/ha/lib/testutil"
+)
+
+// sbDisk is the backing file size of the split-brain pairs: small, so
+// that a case takes about a second.
+const sbDisk = 2 << 20
+
+// writeBlocks writes n random 4 KiB blocks at off through n's NBD
+// export and returns them.
+func writeBlocks(t *testing.T, n *node, off int64, nblk int) []byte {
+	t.Helper()
+	data := make([]byte, nblk*4096)
+	rand.Read(data)
+	w := dialNBD(t, daemon.NBDPath(n.rundir, "r0", 0))
+	defer w.c.Close()
+	if err := w.write(1, uint64(off), data); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// splitBrain makes a split brain on purpose: alice is Primary when the
+// nodes part (the "older" Primary: the primary bit of her bitmap UUID is
+// set), bob is promoted afterwards (the "younger" one); alice writes na
+// blocks at 0, bob nb blocks at 1 MiB. The roles at reconnection are
+// then aPri and bPri.
+func splitBrain(t *testing.T, netOpts string, na, nb int, aPri, bPri bool) (p *pair, aData, bData []byte) {
+	t.Helper()
+	p = newPairSized(t, "C", netOpts, "", sbDisk, sbDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "new-current-uuid", "--clear-bitmap", "r0")
+	p.waitSynced()
+	p.ok(p.a, "primary", "r0")
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.b, "disconnect", "r0")
+	p.ok(p.b, "primary", "r0")
+	if na > 0 {
+		aData = writeBlocks(t, p.a, 0, na)
+	}
+	if nb > 0 {
+		bData = writeBlocks(t, p.b, 1<<20, nb)
+	}
+	if !aPri {
+		p.ok(p.a, "secondary", "r0")
+	}
+	if !bPri {
+		p.ok(p.b, "secondary", "r0")
+	}
+	p.ok(p.a, "connect", "r0")
+	p.ok(p.b, "connect", "r0")
+	return p, aData, bData
+}
+
+// region reads n bytes at off of a node's backing file.
+func region(t *testing.T, n *node, off int64, size int) []byte {
+	t.Helper()
+	f, err := os.Open(n.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestAfterSplitBrainPolicies: a split brain made on purpose is detected
+// when the nodes meet again, and each after-sb policy does what
+// drbd.conf(5) says: the node it names becomes SyncTarget and receives
+// exactly the blocks either side changed, or both go StandAlone.
+func TestAfterSplitBrainPolicies(t *testing.T) {
+	// alice is the older Primary (Primary when the nodes parted), bob the
+	// younger one.
+	const (
+		standAlone = ""
+		alice      = "alice"
+		bob        = "bob"
+		// rrConflict: bob, the Primary, would become SyncTarget;
+		// rr-conflict disconnect makes him drop the connection
+		// (StandAlone) while alice waits for him (WFConnection).
+		rrConflict = "rr-conflict"
+	)
+	cases := []struct {
+		name       string
+		net        string
+		na, nb     int
+		aPri, bPri bool
+		survivor   string // the sync source, or standAlone
+		demoted    string // the node call-pri-lost-after-sb demotes
+	}{
+		// No Primary at reconnection: after-sb-0pri.
+		{name: "0pri/disconnect", net: "after-sb-0pri disconnect;", na: 2, nb: 1, survivor: standAlone},
+		{name: "0pri/discard-younger-primary", net: "after-sb-0pri discard-younger-primary;", na: 1, nb: 2, survivor: alice},
+		{name: "0pri/discard-older-primary", net: "after-sb-0pri discard-older-primary;", na: 2, nb: 1, survivor: bob},
+		{name: "0pri/discard-zero-changes/bob-none", net: "after-sb-0pri discard-zero-changes;", na: 2, nb: 0, survivor: alice},
+		{name: "0pri/discard-zero-changes/alice-none", net: "after-sb-0pri discard-zero-changes;", na: 0, nb: 2, survivor: bob},
+		{name: "0pri/discard-zero-changes/both", net: "after-sb-0pri discard-zero-changes;", na: 1, nb: 1, survivor: standAlone},
+		{name: "0pri/discard-least-changes/alice-more", net: "after-sb-0pri discard-least-changes;", na: 3, nb: 1, survivor: alice},
+		{name: "0pri/discard-least-changes/bob-more", net: "after-sb-0pri discard-least-changes;", na: 1, nb: 3, survivor: bob},
+		{name: "0pri/discard-node-bob", net: "after-sb-0pri discard-node-bob;", na: 1, nb: 3, survivor: alice},
+		{name: "0pri/discard-node-alice", net: "after-sb-0pri discard-node-alice;", na: 3, nb: 1, survivor: bob},
+
+		// One Primary: after-sb-1pri.
+		{name: "1pri/disconnect", net: "after-sb-0pri discard-younger-primary; after-sb-1pri disconnect;", na: 1, nb: 1, bPri: true, survivor: standAlone},
+		{name: "1pri/discard-secondary", net: "after-sb-1pri discard-secondary;", na: 3, nb: 1, bPri: true, survivor: bob},
+		{name: "1pri/consensus/agree", net: "after-sb-0pri discard-younger-primary; after-sb-1pri consensus;", na: 1, nb: 2, aPri: true, survivor: alice},
+		{name: "1pri/consensus/disagree", net: "after-sb-0pri discard-younger-primary; after-sb-1pri consensus;", na: 1, nb: 2, bPri: true, survivor: standAlone},
+		{name: "1pri/call-pri-lost-after-sb", net: "after-sb-0pri discard-younger-primary; after-sb-1pri call-pri-lost-after-sb;", na: 1, nb: 2, bPri: true, survivor: alice, demoted: bob},
+		{name: "1pri/violently-as0p", net: "after-sb-0pri discard-younger-primary; after-sb-1pri violently-as0p; rr-conflict violently;", na: 1, nb: 2, bPri: true, survivor: alice},
+		{name: "1pri/violently-as0p/rr-conflict-disconnect", net: "after-sb-0pri discard-younger-primary; after-sb-1pri violently-as0p;", na: 1, nb: 2, bPri: true, survivor: rrConflict},
+
+		// Two Primaries: after-sb-2pri (allow-two-primaries lets them connect).
+		{name: "2pri/disconnect", net: "allow-two-primaries; after-sb-0pri discard-younger-primary; after-sb-2pri disconnect;", na: 1, nb: 1, aPri: true, bPri: true, survivor: standAlone},
+		{name: "2pri/call-pri-lost-after-sb", net: "allow-two-primaries; after-sb-0pri discard-younger-primary; after-sb-1pri call-pri-lost-after-sb; after-sb-2pri call-pri-lost-after-sb;", na: 1, nb: 2, aPri: true, bPri: true, survivor: alice, demoted: bob},
+		{name: "2pri/violently-as0p", net: "allow-two-primaries; after-sb-0pri discard-younger-primary; after-sb-1pri violently-as0p; after-sb-2pri violently-as0p; rr-conflict violently;", na: 1, nb: 2, aPri: true, bPri: true, survivor: alice},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, aData, bData := splitBrain(t, c.net+" ", c.na, c.nb, c.aPri, c.bPri)
+			both := func(s string) bool {
+				return strings.Contains(p.a.proc.Output(), s) && strings.Contains(p.b.proc.Output(), s)
+			}
+			if c.survivor == rrConflict {
+				p.waitState(p.b, "cstate", "StandAlone")
+				p.waitState(p.a, "cstate", "WFConnection")
+				if !strings.Contains(p.b.proc.Output(), "I shall become SyncTarget, but I am primary!") {
+					t.Error("bob's log does not name the rr-conflict")
+				}
+				if !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
+					t.Error("bob lost his writes")
+				}
+				return
+			}
+			if c.survivor == standAlone {
+				p.waitState(p.a, "cstate", "StandAlone")
+				p.waitState(p.b, "cstate", "StandAlone")
+				testutil.WaitFor(t, 5*time.Second, "the split brain in both logs", func() bool {
+					return both("Split-Brain detected but unresolved, dropping connection!")
+				})
+				// Each side keeps its own data.
+				if c.na > 0 && !bytes.Equal(region(t, p.a, 0, len(aData)), aData) {
+					t.Error("alice lost her writes")
+				}
+				if c.nb > 0 && !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
+					t.Error("bob lost his writes")
+				}
+				return
+			}
+			win, lose := p.a, p.b
+			if c.survivor == bob {
+				win, lose = p.b, p.a
+			}
+			testutil.WaitFor(t, 20*time.Second, "the resync to end", func() bool {
+				out, _, _ := p.adm_(lose, "dstate", "r0")
+				cs, _, _ := p.adm_(lose, "cstate", "r0")
+				return strings.TrimSpace(out) == "UpToDate/UpToDate" && strings.TrimSpace(cs) == "Connected"
+			})
+			if !both("Split-Brain detected") || !strings.Contains(p.a.proc.Output()+p.b.proc.Output(), "automatically solved") {
+				t.Errorf("no \"Split-Brain detected, … automatically solved\" in the logs:\n%s\n%s", p.a.proc.Output(), p.b.proc.Output())
+			}
+			if got, want := lose.status().Connections[0].PeerDevices[0].ResyncBlocksReceived, uint64(c.na+c.nb); got != want {
+				t.Errorf("%s (the victim) received %d blocks, want %d (the union of both sides' changes)", lose.name, got, want)
+			}
+			if got := win.status().Connections[0].PeerDevices[0].ResyncBlocksReceived; got != 0 {
+				t.Errorf("%s (the survivor) received %d blocks", win.name, got)
+			}
+			size := int(1<<20 + 4*4096)
+			if w, l := region(t, win, 0, size), region(t, lose, 0, size); !bytes.Equal(w, l) {
+				t.Errorf("%s does not hold %s's data after the resync", lose.name, win.name)
+			}
+			if c.survivor == alice && c.na > 0 && !bytes.Equal(region(t, p.b, 0, len(aData)), aData) {
+				t.Error("bob lacks alice's writes")
+			}
+			if c.survivor == bob && c.nb > 0 && !bytes.Equal(region(t, p.a, 1<<20, len(bData)), bData) {
+				t.Error("alice lacks bob's writes")
+			}
+			if c.demoted != "" {
+				n := p.a
+				if c.demoted == bob {
+					n = p.b
+				}
+				if got := p.ok(n, "role", "r0"); !strings.HasPrefix(got, "Secondary/") {
+					t.Errorf("%s's role after call-pri-lost-after-sb: %s, want Secondary", n.name, got)
+				}
+				if !strings.Contains(n.proc.Output(), "Successfully gave up primary role.") {
+					t.Errorf("%s's log does not say it gave up the primary role", n.name)
+				}
+			}
+		})
+	}
+}
