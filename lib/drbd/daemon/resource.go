@@ -63,6 +63,8 @@ type Volume struct {
 	ovLeft, ovFound uint64
 	ovStart         time.Time
 
+	splitBrain *splitBrain // the last unresolved split brain (splitbrain.go)
+
 	fencing bool         // the fence-peer handler runs
 	fenceRV state.Result // what its FenceResult gave
 
@@ -202,6 +204,7 @@ func (v *Volume) step(ev state.Event) state.Result {
 		v.r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: %s", v.r.name, v.vnr, v.minor, l))
 	}
 	v.do(acts)
+	v.noteSplitBrain(log)
 	if os != v.m.S {
 		v.r.d.Log.Info("state", "resource", v.r.name, "minor", v.minor, "state", v.m.S.String())
 		v.stateChanged(os)

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -157,6 +158,7 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 				if c.nb > 0 && !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
 					t.Error("bob lost his writes")
 				}
+				checkSplitBrainStatus(t, p, c.na, c.nb, c.aPri, c.bPri)
 				return
 			}
 			win, lose := p.a, p.b
@@ -201,4 +203,75 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkSplitBrainStatus: after an unresolved split brain, godrbdadm
+// status on each node says so, says how much each side's choice loses,
+// and gives the commands that recover; running the ones that keep
+// alice's data (as printed on bob) reconnects the pair and gives bob
+// alice's data.
+func checkSplitBrainStatus(t *testing.T, p *pair, na, nb int, aPri, bPri bool) {
+	t.Helper()
+	text := map[*node]string{}
+	for _, n := range []*node{p.a, p.b} {
+		text[n] = p.ok(n, "status", "r0")
+		if !strings.Contains(text[n], "connection:StandAlone\n  split-brain: detected ") {
+			t.Fatalf("%s's status does not report the split brain:\n%s", n.name, text[n])
+		}
+	}
+	t.Logf("status on alice after the split brain:\n%s", text[p.a])
+	want := []string{
+		fmt.Sprintf("alice (this node) changed %d KiB since; bob changed %d KiB", na*4, nb*4),
+		fmt.Sprintf("to keep alice's data (bob's %d KiB of changes are lost): on bob: godrbdadm disconnect r0; %sgodrbdadm connect --discard-my-data r0; then on alice: godrbdadm connect r0", nb*4, secondaryIf(bPri)),
+		fmt.Sprintf("to keep bob's data (alice's %d KiB of changes are lost): on alice: godrbdadm disconnect r0; %sgodrbdadm connect --discard-my-data r0; then on bob: godrbdadm connect r0", na*4, secondaryIf(aPri)),
+	}
+	for _, w := range want {
+		if !strings.Contains(text[p.a], w) {
+			t.Errorf("alice's status lacks %q:\n%s", w, text[p.a])
+		}
+	}
+	if !strings.Contains(text[p.b], fmt.Sprintf("bob (this node) changed %d KiB since; alice changed %d KiB", nb*4, na*4)) {
+		t.Errorf("bob's status does not count the changes:\n%s", text[p.b])
+	}
+
+	// Follow the advice printed on bob to keep alice's data.
+	var line string
+	for _, l := range strings.Split(text[p.b], "\n") {
+		if strings.Contains(l, "to keep alice's data") {
+			line = l
+		}
+	}
+	_, steps, _ := strings.Cut(line, ": on ")
+	for _, step := range strings.Split(steps, "; then on ") {
+		who, cmds, _ := strings.Cut(step, ": ")
+		n := map[string]*node{"alice": p.a, "bob": p.b}[who]
+		if n == nil {
+			t.Fatalf("cannot follow %q", line)
+		}
+		for _, cmd := range strings.Split(cmds, "; ") {
+			args := strings.Fields(cmd)
+			if args[0] != "godrbdadm" {
+				t.Fatalf("not a godrbdadm command: %q", cmd)
+			}
+			p.ok(n, args[1:]...)
+		}
+	}
+	testutil.WaitFor(t, 20*time.Second, "bob to hold alice's data", func() bool {
+		out, _, _ := p.adm_(p.b, "dstate", "r0")
+		return strings.TrimSpace(out) == "UpToDate/UpToDate"
+	})
+	size := int(1<<20 + 4*4096)
+	if !bytes.Equal(region(t, p.a, 0, size), region(t, p.b, 0, size)) {
+		t.Error("following the printed commands did not give bob alice's data")
+	}
+	if got := p.ok(p.b, "status", "r0"); strings.Contains(got, "split-brain") {
+		t.Errorf("the split brain is still reported after the recovery:\n%s", got)
+	}
+}
+
+func secondaryIf(pri bool) string {
+	if pri {
+		return "godrbdadm secondary r0; "
+	}
+	return ""
 }
