@@ -199,6 +199,9 @@ func (r *Resource) delMinor(v *Volume) error {
 // actions. r.mu is held.
 func (v *Volume) step(ev state.Event) state.Result {
 	os := v.m.S
+	// The machine decides with the device's openers as they are now
+	// (call-pri-lost-after-sb demotes only a device nobody holds open).
+	v.m.Env.OpenCount = v.openCount()
 	rv, acts, log := v.m.Step(ev)
 	for _, l := range log {
 		v.r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: %s", v.r.name, v.vnr, v.minor, l))

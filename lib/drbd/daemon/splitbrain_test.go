@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +38,9 @@ func writeBlocks(t *testing.T, n *node, off int64, nblk int) []byte {
 // set), bob is promoted afterwards (the "younger" one); alice writes na
 // blocks at 0, bob nb blocks at 1 MiB. The roles at reconnection are
 // then aPri and bPri.
-func splitBrain(t *testing.T, netOpts string, na, nb int, aPri, bPri bool) (p *pair, aData, bData []byte) {
+func splitBrain(t *testing.T, netOpts, extra string, na, nb int, aPri, bPri bool) (p *pair, aData, bData []byte) {
 	t.Helper()
-	p = newPairSized(t, "C", netOpts, "", sbDisk, sbDisk)
+	p = newPairSized(t, "C", netOpts, extra, sbDisk, sbDisk)
 	p.waitState(p.a, "cstate", "Connected")
 	p.ok(p.a, "new-current-uuid", "--clear-bitmap", "r0")
 	p.waitSynced()
@@ -78,6 +80,10 @@ func region(t *testing.T, n *node, off int64, size int) []byte {
 	return b
 }
 
+// unresolved is the log line of a split brain no policy resolved, in
+// DRBD's words.
+const unresolved = "Split-Brain detected but unresolved, dropping connection!"
+
 // TestAfterSplitBrainPolicies: a split brain made on purpose is detected
 // when the nodes meet again, and each after-sb policy does what
 // drbd.conf(5) says: the node it names becomes SyncTarget and receives
@@ -101,9 +107,10 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 		aPri, bPri bool
 		survivor   string // the sync source, or standAlone
 		demoted    string // the node call-pri-lost-after-sb demotes
+		handlers   bool   // check that the split-brain handlers run
 	}{
 		// No Primary at reconnection: after-sb-0pri.
-		{name: "0pri/disconnect", net: "after-sb-0pri disconnect;", na: 2, nb: 1, survivor: standAlone},
+		{name: "0pri/disconnect", net: "after-sb-0pri disconnect;", na: 2, nb: 1, survivor: standAlone, handlers: true},
 		{name: "0pri/discard-younger-primary", net: "after-sb-0pri discard-younger-primary;", na: 1, nb: 2, survivor: alice},
 		{name: "0pri/discard-older-primary", net: "after-sb-0pri discard-older-primary;", na: 2, nb: 1, survivor: bob},
 		{name: "0pri/discard-zero-changes/bob-none", net: "after-sb-0pri discard-zero-changes;", na: 2, nb: 0, survivor: alice},
@@ -130,7 +137,11 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, aData, bData := splitBrain(t, c.net+" ", c.na, c.nb, c.aPri, c.bPri)
+			extra, ran := "", filepath.Join(t.TempDir(), "handlers")
+			if c.handlers {
+				extra = handlerSection(ran)
+			}
+			p, aData, bData := splitBrain(t, c.net+" ", extra, c.na, c.nb, c.aPri, c.bPri)
 			both := func(s string) bool {
 				return strings.Contains(p.a.proc.Output(), s) && strings.Contains(p.b.proc.Output(), s)
 			}
@@ -149,7 +160,7 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 				p.waitState(p.a, "cstate", "StandAlone")
 				p.waitState(p.b, "cstate", "StandAlone")
 				testutil.WaitFor(t, 5*time.Second, "the split brain in both logs", func() bool {
-					return both("Split-Brain detected but unresolved, dropping connection!")
+					return both(unresolved)
 				})
 				// Each side keeps its own data.
 				if c.na > 0 && !bytes.Equal(region(t, p.a, 0, len(aData)), aData) {
@@ -157,6 +168,9 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 				}
 				if c.nb > 0 && !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
 					t.Error("bob lost his writes")
+				}
+				if c.handlers {
+					waitHandlers(t, ran, "initial-split-brain 127.0.0.1", "initial-split-brain 127.0.0.2", "split-brain 127.0.0.1", "split-brain 127.0.0.2")
 				}
 				checkSplitBrainStatus(t, p, c.na, c.nb, c.aPri, c.bPri)
 				return
@@ -274,4 +288,69 @@ func secondaryIf(pri bool) string {
 		return "godrbdadm secondary r0; "
 	}
 	return ""
+}
+
+// handlerSection makes every split-brain handler append its name and
+// the peer's address to the file ran.
+func handlerSection(ran string) string {
+	var b strings.Builder
+	b.WriteString("handlers {")
+	for _, h := range []string{"initial-split-brain", "split-brain", "pri-lost-after-sb"} {
+		fmt.Fprintf(&b, " %s \"echo %s $DRBD_PEER_ADDRESS >> %s\";", h, h, ran)
+	}
+	return b.String() + " }"
+}
+
+// waitHandlers waits until the handlers wrote (at least) the lines want.
+func waitHandlers(t *testing.T, ran string, want ...string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("the handlers %q", want), func() bool {
+		b, _ := os.ReadFile(ran)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		for _, w := range want {
+			if !slices.Contains(lines, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestCallPriLostHeldOpen: after-sb-1pri call-pri-lost-after-sb when the
+// Primary that loses cannot be demoted (its device is open): the
+// pri-lost-after-sb handler runs there, the split brain stays
+// unresolved (that node goes StandAlone, the other waits in
+// WFConnection) and no data moves.
+func TestCallPriLostHeldOpen(t *testing.T) {
+	ran := filepath.Join(t.TempDir(), "handlers")
+	p := newPairSized(t, "C", "after-sb-0pri discard-younger-primary; after-sb-1pri call-pri-lost-after-sb; ", handlerSection(ran), sbDisk, sbDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "new-current-uuid", "--clear-bitmap", "r0")
+	p.waitSynced()
+	p.ok(p.a, "primary", "r0")
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.b, "disconnect", "r0")
+	p.ok(p.b, "primary", "r0")
+	aData := writeBlocks(t, p.a, 0, 1)
+	bData := writeBlocks(t, p.b, 1<<20, 2)
+	p.ok(p.a, "secondary", "r0")
+	w := dialNBD(t, daemon.NBDPath(p.b.rundir, "r0", 0)) // bob's device stays open
+	defer w.c.Close()
+	p.ok(p.a, "connect", "r0")
+	p.ok(p.b, "connect", "r0")
+	p.waitState(p.b, "cstate", "StandAlone")
+	p.waitState(p.a, "cstate", "WFConnection")
+	waitHandlers(t, ran, "pri-lost-after-sb 127.0.0.1", "split-brain 127.0.0.1")
+	if !strings.Contains(p.b.proc.Output(), unresolved) {
+		t.Errorf("bob's log lacks %q", unresolved)
+	}
+	if st := p.ok(p.b, "status", "r0"); !strings.Contains(st, "split-brain: detected") {
+		t.Errorf("bob's status does not report the split brain:\n%s", st)
+	}
+	if got := p.ok(p.b, "role", "r0"); got != "Primary/Unknown" {
+		t.Errorf("bob's role: %s, want Primary/Unknown", got)
+	}
+	if !bytes.Equal(region(t, p.a, 0, len(aData)), aData) || !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
+		t.Error("data moved although the split brain stayed unresolved")
+	}
 }
