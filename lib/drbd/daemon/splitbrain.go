@@ -71,7 +71,7 @@ func (r *Resource) splitBrainText() string {
 			if victimPri {
 				cmds += "godrbdadm secondary " + r.name + "; "
 			}
-			return fmt.Sprintf("on %s: %sgodrbdadm connect --discard-my-data %s; then on %s: godrbdadm connect %s",
+			return fmt.Sprintf("on %s: %sgodrbdadm connect --discard-my-data %s; then on %s, if StandAlone: godrbdadm connect %s",
 				victim, cmds, r.name, survivor, r.name)
 		}
 		fmt.Fprintf(&b, "    to keep %s's data (%s's %d KiB of changes are lost): %s\n", self, peer, sb.peerBits*4, recover(peer, sb.peerPri, self))
