@@ -154,6 +154,19 @@ func TestAfterSplitBrainPolicies(t *testing.T) {
 				if !bytes.Equal(region(t, p.b, 1<<20, len(bData)), bData) {
 					t.Error("bob lost his writes")
 				}
+				// bob's status says so and how to give in; doing it
+				// resyncs bob from alice.
+				st := p.ok(p.b, "status", "r0")
+				advice := fmt.Sprintf("to take alice's data (bob's %d KiB of changes are lost): on bob: godrbdadm secondary r0; godrbdadm connect r0", c.nb*4)
+				if !strings.Contains(st, "resolved against this node, but it is Primary (rr-conflict)") || !strings.Contains(st, advice) {
+					t.Fatalf("bob's status after the rr-conflict:\n%s", st)
+				}
+				p.ok(p.b, "secondary", "r0")
+				p.ok(p.b, "connect", "r0")
+				p.waitSynced()
+				if !bytes.Equal(region(t, p.a, 0, 1<<20+4*4096), region(t, p.b, 0, 1<<20+4*4096)) {
+					t.Error("following the advice did not give bob alice's data")
+				}
 				return
 			}
 			if c.survivor == standAlone {
