@@ -824,6 +824,9 @@ func (p *peerLink) receive() error {
 			if err != nil {
 				return err
 			}
+			if err := v.peerMayWrite(h.Cmd); err != nil {
+				return err
+			}
 			a := repl.BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block)), SeqNum: d.SeqNum}
 			if d.DPFlags&repl.DPSendReceiveAck != 0 {
 				ack = a.Append(ack[:0])

@@ -63,6 +63,8 @@ type Volume struct {
 	ovLeft, ovFound uint64
 	ovStart         time.Time
 
+	splitBrain *splitBrain // the last unresolved split brain (splitbrain.go)
+
 	fencing bool         // the fence-peer handler runs
 	fenceRV state.Result // what its FenceResult gave
 
@@ -199,11 +201,15 @@ func (r *Resource) delMinor(v *Volume) error {
 // actions. r.mu is held.
 func (v *Volume) step(ev state.Event) state.Result {
 	os := v.m.S
+	// The machine decides with the device's openers as they are now
+	// (call-pri-lost-after-sb demotes only a device nobody holds open).
+	v.m.Env.OpenCount = v.openCount()
 	rv, acts, log := v.m.Step(ev)
 	for _, l := range log {
 		v.r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: %s", v.r.name, v.vnr, v.minor, l))
 	}
 	v.do(acts)
+	v.noteSplitBrain(log)
 	if os != v.m.S {
 		v.r.d.Log.Info("state", "resource", v.r.name, "minor", v.minor, "state", v.m.S.String())
 		v.stateChanged(os)

@@ -190,6 +190,7 @@ func (r *Resource) statusText(asJSON bool) string {
 		fmt.Fprintf(&b, "  %s role:%s\n", c.Name, c.PeerRole)
 	} else {
 		fmt.Fprintf(&b, "  %s connection:%s\n", c.Name, c.ConnectionState)
+		b.WriteString(r.splitBrainText())
 	}
 	if c.ConnectionState == "Connected" {
 		for _, pd := range c.PeerDevices {

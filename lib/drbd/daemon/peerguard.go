@@ -1,0 +1,32 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/linux-ha-go/ha/lib/drbd/repl"
+	"github.com/linux-ha-go/ha/lib/drbd/state"
+)
+
+// peerMayWrite tells whether a data packet from the peer may touch the
+// local disk now: P_DATA only once the sync handshake connected the
+// nodes and the peer said it is Primary; P_RS_DATA_REPLY only while this
+// node is the sync target; P_DATA_REPLY never (godrbd sends no read
+// requests). Anything else is a protocol error: the connection is
+// dropped and the disk is not written.
+func (v *Volume) peerMayWrite(cmd repl.Cmd) error {
+	r := v.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := v.m.S
+	ok := false
+	switch cmd {
+	case repl.PData:
+		ok = s.Conn >= state.Connected && v.peerState.Role == state.Primary
+	case repl.PRSDataReply:
+		ok = s.Conn == state.SyncTarget || s.Conn == state.PausedSyncT
+	}
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("drbd: protocol error: %s from a %s peer in state %s; dropping the connection, nothing written", cmd, v.peerState.Role, s.Conn)
+}
