@@ -1,57 +1,14 @@
 package main
 
 import (
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
-	"github.com/alecthomas/kong"
-
 	"github.com/linux-ha-go/ha/lib/cibadmin"
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // Every flag of the command line is in the man page and in the bash,
 // zsh and fish completions, and the completions are valid scripts.
 func TestDocsAndCompletions(t *testing.T) {
-	k, err := kong.New(&cibadmin.CLI{}, kong.Name("hb-cibadmin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{
-		"man":  "../../man/hb-cibadmin.8",
-		"bash": "../../completions/bash/hb-cibadmin",
-		"zsh":  "../../completions/zsh/_hb-cibadmin",
-		"fish": "../../completions/fish/hb-cibadmin.fish",
-	}
-	text := map[string]string{}
-	for kind, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		text[kind] = strings.ReplaceAll(string(b), "\\-", "-")
-	}
-	for _, fl := range k.Model.Flags {
-		if fl.Name == "help" {
-			continue
-		}
-		for kind, s := range text {
-			want := "--" + fl.Name
-			if kind == "fish" {
-				want = "-l " + fl.Name
-			}
-			if !strings.Contains(s, want) {
-				t.Errorf("%s: flag --%s is not documented", files[kind], fl.Name)
-			}
-		}
-	}
-	for sh, f := range map[string]string{"bash": files["bash"], "zsh": files["zsh"], "fish": files["fish"]} {
-		if _, err := exec.LookPath(sh); err != nil {
-			continue
-		}
-		if out, err := exec.Command(sh, "-n", f).CombinedOutput(); err != nil {
-			t.Errorf("%s -n %s: %v\n%s", sh, f, err, out)
-		}
-	}
+	testutil.CheckDocs(t, &cibadmin.CLI{}, "hb-cibadmin")
 }
