@@ -34,7 +34,9 @@ func New(t testing.TB) *Net {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs iproute2's ip (make test installs it)")
 	}
-	n := &Net{t: t, prefix: fmt.Sprintf("hat%d-", os.Getpid()%100000)}
+	netSeq++
+	// a fresh prefix per Net: names are never reused within one process
+	n := &Net{t: t, prefix: fmt.Sprintf("hat%d%s-", os.Getpid()%100000, strconv.FormatInt(int64(netSeq), 36))}
 	t.Cleanup(n.cleanup)
 	return n
 }
@@ -106,7 +108,7 @@ func (n *Net) SetLink(host, dev string, up bool) {
 	n.ip("-n", n.NS(host), "link", "set", dev, state)
 }
 
-var tmpSeq int
+var tmpSeq, netSeq int
 
 func (n *Net) tmpName() string {
 	tmpSeq++
