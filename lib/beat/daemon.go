@@ -134,6 +134,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 			l.close()
 		}
 	}()
+	// The wake-up fd exists before any goroutine can post a request.
+	var err error
+	if d.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return err
+	}
+	if d.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		unix.Close(d.epfd)
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // this thread stays real-time; never unlocked
@@ -154,14 +163,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 func (d *Daemon) loop(ctx context.Context) error {
-	var err error
-	if d.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		return err
-	}
 	defer unix.Close(d.epfd)
-	if d.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		return err
-	}
 	defer unix.Close(d.evfd)
 	byFD := map[int32]*link{}
 	add := func(fd int) error {
