@@ -35,15 +35,7 @@ func Canonical(e *etree.Element) []byte {
 }
 
 func canon(b *bytes.Buffer, e *etree.Element) {
-	b.WriteByte('<')
-	b.WriteString(e.FullTag())
-	for _, a := range e.Attr {
-		b.WriteByte(' ')
-		b.WriteString(a.FullKey())
-		b.WriteString(`="`)
-		pcmkEscape(b, a.Value)
-		b.WriteByte('"')
-	}
+	openTag(b, e, pcmkEscape)
 	if len(e.Child) == 0 {
 		b.WriteString("/>")
 		return

@@ -234,18 +234,25 @@ func ElementString(e *etree.Element) string {
 	return b.String()
 }
 
-// WriteElement writes e indented at depth, ending with a newline.
-func WriteElement(b *bytes.Buffer, e *etree.Element, depth int) {
-	indent(b, depth)
+// openTag writes "<tag a="v" …" (without the closing ">" or "/>"), with
+// attribute values escaped by esc: the file form and the digest's
+// canonical form differ only there.
+func openTag(b *bytes.Buffer, e *etree.Element, esc func(*bytes.Buffer, string)) {
 	b.WriteByte('<')
 	b.WriteString(e.FullTag())
 	for _, a := range e.Attr {
 		b.WriteByte(' ')
 		b.WriteString(a.FullKey())
 		b.WriteString(`="`)
-		escapeAttr(b, a.Value)
+		esc(b, a.Value)
 		b.WriteByte('"')
 	}
+}
+
+// WriteElement writes e indented at depth, ending with a newline.
+func WriteElement(b *bytes.Buffer, e *etree.Element, depth int) {
+	indent(b, depth)
+	openTag(b, e, escapeAttr)
 	if len(e.Child) == 0 {
 		b.WriteString("/>\n")
 		return
