@@ -771,7 +771,6 @@ func (p *peerLink) receive() error {
 			// attached its disk (Negotiating).
 			renegotiate := v.m.S.Conn == state.Connected && (ps.Disk == state.Negotiating || v.m.S.Disk == state.Negotiating)
 			if v.m.S.Conn == state.WFReportParams || renegotiate {
-				v.m.Env.OpenCount = v.openCount() // an open Primary cannot give up its role after a split brain
 				v.step(state.PeerParams{UUIDs: v.peerUUIDs, Bits: v.peerBits, SelfBits: v.bits(), Flags: v.peerFlags,
 					Role: ps.Role, Disk: ps.Disk, ResolveConflicts: p.active})
 			} else {
