@@ -143,7 +143,17 @@ func ParseElement(name string, b []byte) (*etree.Element, map[*etree.Element]int
 			if len(stack) == 0 {
 				return nil, nil, &SyntaxError{Name: name, Line: line, Msg: "text outside the root element"}
 			}
-			stack[len(stack)-1].CreateText(string(t))
+			// Text split by CDATA sections, processing instructions or
+			// directives (which are dropped) is one text node, as it is
+			// when the document is written back and read again.
+			top := stack[len(stack)-1]
+			if n := len(top.Child); n > 0 {
+				if cd, ok := top.Child[n-1].(*etree.CharData); ok {
+					cd.Data += string(t)
+					continue
+				}
+			}
+			top.CreateText(string(t))
 		case xml.Comment:
 			if len(stack) > 0 {
 				stack[len(stack)-1].CreateComment(string(t))
