@@ -8,6 +8,7 @@
 package repl
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -270,14 +271,12 @@ func DecodeProtocol(b []byte) (Protocol, error) {
 	be := binary.BigEndian
 	p := Protocol{be.Uint32(b), be.Uint32(b[4:]), be.Uint32(b[8:]), be.Uint32(b[12:]), be.Uint32(b[16:]), be.Uint32(b[20:]), ""}
 	alg := b[24:]
-	if len(alg) > 64 {
-		return p, fmt.Errorf("drbd: integrity-alg of %d bytes", len(alg))
+	if i := bytes.IndexByte(alg, 0); i >= 0 {
+		alg = alg[:i]
 	}
-	for i, c := range alg {
-		if c == 0 {
-			alg = alg[:i]
-			break
-		}
+	// DRBD keeps the name in 64 bytes with its terminating NUL.
+	if len(alg) > 63 {
+		return p, fmt.Errorf("drbd: integrity-alg of %d bytes", len(alg))
 	}
 	p.IntegrityAlg = string(alg)
 	return p, nil
