@@ -388,6 +388,8 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p.sender = repl.NewSender(p.data, p.meta, ns.proto)
 	p.sender.OnResyncAck = p.resyncAcked
 	p.sender.OnInSync = p.inSync
+	p.sender.OnLost = p.lost
+	p.sender.MaxEpoch = uint32(optInt(ns.opts, "max-epoch-size", 2048))
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {
@@ -403,6 +405,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	ackErr := make(chan error, 1)
 	recvDone := make(chan struct{})
 	go func() { ackErr <- p.sender.Acks() }()
+	go p.watchAcks(recvDone)
 	go func() {
 		err := <-ackErr
 		if errors.Is(err, io.EOF) {

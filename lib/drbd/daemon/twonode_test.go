@@ -331,10 +331,18 @@ func dialNBD(t *testing.T, path string) *nbdWriter {
 }
 
 func (w *nbdWriter) write(handle, off uint64, data []byte) error {
+	return w.cmd(1, handle, off, data) // NBD_CMD_WRITE
+}
+
+func (w *nbdWriter) flush(handle uint64) error {
+	return w.cmd(3, handle, 0, nil) // NBD_CMD_FLUSH
+}
+
+func (w *nbdWriter) cmd(typ uint16, handle, off uint64, data []byte) error {
 	be := binary.BigEndian
 	b := be.AppendUint32(nil, 0x25609513)
 	b = be.AppendUint16(b, 0)
-	b = be.AppendUint16(b, 1) // NBD_CMD_WRITE
+	b = be.AppendUint16(b, typ)
 	b = be.AppendUint64(b, handle)
 	b = be.AppendUint64(b, off)
 	b = be.AppendUint32(b, uint32(len(data)))
@@ -578,7 +586,9 @@ func TestInvalidate(t *testing.T) {
 
 // TestFrozenPeer: a peer that stops answering (SIGSTOP) is dropped after
 // timeout × ko-count; the write completes, its block is marked out of
-// sync and moves when the peer is back.
+// sync and moves when the peer is back, with the write the peer had
+// acknowledged but not yet flushed (DRBD's transfer log), and not the
+// one before the last flush.
 func TestFrozenPeer(t *testing.T) {
 	p := newPairNet(t, "C", "timeout 5; ko-count 2; ")
 	p.waitState(p.a, "cstate", "Connected")
@@ -589,6 +599,12 @@ func TestFrozenPeer(t *testing.T) {
 	blk := make([]byte, 4096)
 	rand.Read(blk)
 	if err := w.write(1, 0, blk); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.flush(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.write(4, 4096, blk); err != nil {
 		t.Fatal(err)
 	}
 	before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
@@ -609,8 +625,8 @@ func TestFrozenPeer(t *testing.T) {
 		t.Errorf("the write waited %v for a frozen peer; timeout × ko-count is 1s", took)
 	}
 	p.waitSynced()
-	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; moved != 1 {
-		t.Errorf("after the peer came back %d blocks moved, want the 1 written meanwhile", moved)
+	if moved := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; moved != 2 {
+		t.Errorf("after the peer came back %d blocks moved, want 2: the one written meanwhile and the one not flushed before", moved)
 	}
 	t.Logf("write completed after %v with the peer frozen", took.Round(time.Millisecond))
 }

@@ -120,6 +120,8 @@ type conn struct {
 	rep  [simpleRepSize]byte // reply header, under wmu
 	err  error
 	errM sync.Mutex
+	// async counts streamed writes and flushes not answered yet.
+	async sync.WaitGroup
 }
 
 // ServeConn runs the negotiation and then serves requests until the
@@ -295,6 +297,7 @@ func (c *conn) transmit() error {
 	err := c.readLoop(jobs)
 	close(jobs)
 	wg.Wait()
+	c.async.Wait()
 	if err == nil {
 		err = c.firstErr()
 	}
@@ -336,6 +339,12 @@ func (c *conn) readLoop(jobs chan<- job) error {
 				// The payload cannot be skipped safely; end the connection.
 				return fmt.Errorf("write of %d bytes exceeds the %d byte limit", req.Length, c.s.opt.MaxRequest)
 			}
+			if sw, ok := c.exp.Backend.(StreamWriter); ok && !c.exp.ReadOnly && req.Offset+uint64(req.Length) <= size && req.Offset+uint64(req.Length) >= req.Offset {
+				if err := c.streamWrite(sw, req); err != nil {
+					return err
+				}
+				continue
+			}
 			buf := c.s.bufs.get(int(req.Length))
 			if _, err := io.ReadFull(c.r, *buf); err != nil {
 				c.s.bufs.put(buf)
@@ -348,6 +357,12 @@ func (c *conn) readLoop(jobs chan<- job) error {
 				continue
 			}
 			jobs <- job{req: req, buf: c.s.bufs.get(int(req.Length))}
+		case CmdFlush:
+			if f, ok := c.exp.Backend.(AsyncFlusher); ok {
+				c.asyncFlush(f, req)
+				continue
+			}
+			jobs <- job{req: req}
 		default:
 			jobs <- job{req: req}
 		}

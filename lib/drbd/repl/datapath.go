@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Backend is the local disk the receiving side writes to and the sync
@@ -30,7 +31,10 @@ var ErrClosed = errors.New("drbd: connection lost")
 // P_DATA on the data socket and completes it as the protocol says (A:
 // when sent, B: on P_RECV_ACK, C: on P_WRITE_ACK), and turns a flush
 // into a barrier that the peer acknowledges once its disk is flushed.
-// Acks arrive on the meta socket; run Acks in its own goroutine.
+// Acks arrive on the meta socket; run Acks in its own goroutine. A
+// completion runs on the goroutine that sees it (the sender's for
+// protocol A, Acks' otherwise), so the writer is answered with no
+// further hand-off.
 type Sender struct {
 	data, meta *Conn
 	proto      int
@@ -40,8 +44,8 @@ type Sender struct {
 	nextID  uint64
 	barrier uint32
 	inEpoch uint32
-	waiting map[uint64]chan error // block id -> completion
-	bwait   map[uint32]chan error // barrier nr -> completion
+	waiting map[uint64]pending // block id -> completion
+	bwait   map[uint32]pending // barrier nr -> completion
 	err     error
 	hdr     []byte
 
@@ -52,28 +56,63 @@ type Sender struct {
 	// OnInSync, if set, is called for each P_RS_IS_IN_SYNC: the sync
 	// source found the block's checksum equal (csums-alg), nothing moves.
 	OnInSync func(sector uint64, size uint32)
+	// OnLost, if set, is called once when the connection fails, with
+	// every write sent since the last acknowledged barrier (DRBD's
+	// transfer log): the peer acknowledged some of them, but none is
+	// known to be on its stable storage, so the owner marks them out of
+	// sync before the waiting writes complete.
+	OnLost func([]Extent)
+	// MaxEpoch closes an epoch with a barrier after this many writes
+	// (net { max-epoch-size }, default 2048), which bounds the transfer
+	// log.
+	MaxEpoch uint32
+
+	cur    []Extent // writes of the open epoch
+	closed []epoch  // epochs closed by a barrier not acknowledged yet
+	spare  [][]Extent
+}
+
+// Extent is a write's byte range.
+type Extent struct {
+	Off int64
+	Len int
+}
+
+type epoch struct {
+	nr     uint32
+	writes []Extent
+}
+
+// pending is a write or barrier waiting for the peer.
+type pending struct {
+	done func(error)
+	sent time.Time
 }
 
 // NewSender returns a Sender for the protocol (ProtoA/B/C).
 func NewSender(data, meta *Conn, proto int) *Sender {
-	return &Sender{data: data, meta: meta, proto: proto, waiting: map[uint64]chan error{}, bwait: map[uint32]chan error{}, barrier: 1}
+	return &Sender{data: data, meta: meta, proto: proto, waiting: map[uint64]pending{}, bwait: map[uint32]pending{}, barrier: 1}
 }
 
-// Write replicates one write of data at byte offset off (a multiple of
-// 512). It returns when the protocol's completion point is reached.
-func (s *Sender) Write(ctx context.Context, off int64, data []byte, fua bool) error {
+// Submit replicates one write of data at byte offset off (a multiple of
+// 512) and calls done exactly once when the protocol's completion point
+// is reached or the connection fails: for protocol A before Submit
+// returns, otherwise from Acks. data must stay unchanged until then.
+func (s *Sender) Submit(off int64, data []byte, fua bool, done func(error)) {
 	if off%512 != 0 {
-		return fmt.Errorf("drbd: write at %d is not sector aligned", off)
+		done(fmt.Errorf("drbd: write at %d is not sector aligned", off))
+		return
 	}
 	flags := uint32(0)
 	if fua {
 		flags |= DPFUA
 	}
-	var ch chan error
 	s.mu.Lock()
 	if s.err != nil {
+		err := s.err
 		s.mu.Unlock()
-		return s.err
+		done(err)
+		return
 	}
 	s.seq++
 	s.nextID++
@@ -85,21 +124,34 @@ func (s *Sender) Write(ctx context.Context, off int64, data []byte, fua bool) er
 		flags |= DPSendWriteAck
 	}
 	if s.proto != ProtoA {
-		ch = make(chan error, 1)
-		s.waiting[id] = ch
+		s.waiting[id] = pending{done: done, sent: time.Now()}
 	}
 	s.inEpoch++
+	s.cur = append(s.cur, Extent{off, len(data)})
 	h := DataHeader{Sector: uint64(off) / 512, BlockID: id, SeqNum: s.seq, DPFlags: flags}
 	s.hdr = h.Append(s.hdr[:0])
 	err := s.data.Send(PData, s.hdr, data)
+	if err == nil && s.inEpoch >= s.maxEpoch() {
+		err = s.barrierLocked(pending{})
+	}
 	s.mu.Unlock()
 	if err != nil {
-		s.fail(err)
-		return err
+		s.fail(err) // completes this write too, when it waits for an ack
+		if s.proto == ProtoA {
+			done(s.Err())
+		}
+		return
 	}
-	if ch == nil {
-		return nil
+	if s.proto == ProtoA {
+		done(nil)
 	}
+}
+
+// Write is Submit that waits: it returns when the protocol's completion
+// point is reached, or when ctx ends first.
+func (s *Sender) Write(ctx context.Context, off int64, data []byte, fua bool) error {
+	ch := make(chan error, 1)
+	s.Submit(off, data, fua, func(err error) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
@@ -108,47 +160,149 @@ func (s *Sender) Write(ctx context.Context, off int64, data []byte, fua bool) er
 	}
 }
 
-// Flush closes the current epoch with a barrier and waits for the peer's
-// P_BARRIER_ACK, which it sends after its writes of the epoch are on
-// stable storage.
-func (s *Sender) Flush(ctx context.Context) error {
+// SubmitFlush closes the current epoch with a barrier; done is called
+// once, from Acks, on the peer's P_BARRIER_ACK, which it sends after its
+// writes of the epoch are on stable storage (or when the connection
+// fails).
+func (s *Sender) SubmitFlush(done func(error)) {
 	s.mu.Lock()
 	if s.err != nil {
+		err := s.err
 		s.mu.Unlock()
-		return s.err
+		done(err)
+		return
 	}
-	nr := s.barrier
-	s.barrier++
-	s.inEpoch = 0
-	ch := make(chan error, 1)
-	s.bwait[nr] = ch
-	err := s.data.Send(PBarrier, Barrier{Barrier: nr}.Append(nil))
+	err := s.barrierLocked(pending{done: done, sent: time.Now()})
 	s.mu.Unlock()
 	if err != nil {
 		s.fail(err)
-		return err
 	}
+}
+
+func (s *Sender) maxEpoch() uint32 {
+	if s.MaxEpoch == 0 {
+		return 2048
+	}
+	return s.MaxEpoch
+}
+
+// barrierLocked closes the open epoch with P_BARRIER (s.mu held); p is
+// who waits for its acknowledgement (none for an epoch closed because it
+// was full).
+func (s *Sender) barrierLocked(p pending) error {
+	nr := s.barrier
+	s.barrier++
+	s.inEpoch = 0
+	if p.sent.IsZero() {
+		p.sent = time.Now()
+	}
+	s.bwait[nr] = p
+	s.closed = append(s.closed, epoch{nr: nr, writes: s.cur})
+	s.cur = nil
+	if n := len(s.spare); n > 0 {
+		s.cur, s.spare = s.spare[n-1][:0], s.spare[:n-1]
+	}
+	s.hdr = Barrier{Barrier: nr}.Append(s.hdr[:0])
+	return s.data.Send(PBarrier, s.hdr)
+}
+
+// barrierAcked forgets the epochs up to nr: their writes are on the
+// peer's stable storage (s.mu held).
+func (s *Sender) barrierAcked(nr uint32) {
+	i := 0
+	for i < len(s.closed) && int32(s.closed[i].nr-nr) <= 0 {
+		if len(s.spare) < 4 {
+			s.spare = append(s.spare, s.closed[i].writes[:0])
+		}
+		i++
+	}
+	s.closed = append(s.closed[:0], s.closed[i:]...)
+}
+
+// Flush is SubmitFlush that waits.
+func (s *Sender) Flush(ctx context.Context) error {
+	ch := make(chan error, 1)
+	s.SubmitFlush(func(err error) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Err is the error that ended the connection, or nil.
+func (s *Sender) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Oldest is how long the oldest write or barrier still waiting for the
+// peer has waited (0 when none waits): the connection's owner drops a
+// peer that lets it grow beyond timeout × ko-count.
+func (s *Sender) Oldest() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first time.Time
+	for _, p := range s.waiting {
+		if first.IsZero() || p.sent.Before(first) {
+			first = p.sent
+		}
+	}
+	for _, p := range s.bwait {
+		if first.IsZero() || p.sent.Before(first) {
+			first = p.sent
+		}
+	}
+	if first.IsZero() {
+		return 0
+	}
+	return time.Since(first)
 }
 
 func (s *Sender) fail(err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
+	first := s.err == nil
+	if first {
 		s.err = fmt.Errorf("%w: %v", ErrClosed, err)
 	}
-	for id, ch := range s.waiting {
-		ch <- s.err
+	err = s.err
+	var lost []Extent
+	if first {
+		for _, e := range s.closed {
+			lost = append(lost, e.writes...)
+		}
+		lost = append(lost, s.cur...)
+		s.closed, s.cur = nil, nil
+	}
+	var dones []func(error)
+	for id, p := range s.waiting {
+		dones = append(dones, p.done)
 		delete(s.waiting, id)
 	}
-	for nr, ch := range s.bwait {
-		ch <- s.err
+	for nr, p := range s.bwait {
+		dones = append(dones, p.done)
 		delete(s.bwait, nr)
+	}
+	s.mu.Unlock()
+	if len(lost) > 0 && s.OnLost != nil {
+		s.OnLost(lost)
+	}
+	for _, d := range dones {
+		if d != nil {
+			d(err)
+		}
+	}
+}
+
+func (s *Sender) complete(id uint64, err error) {
+	s.mu.Lock()
+	p, ok := s.waiting[id]
+	delete(s.waiting, id)
+	s.mu.Unlock()
+	if ok {
+		p.done(err)
 	}
 }
 
@@ -168,17 +322,11 @@ func (s *Sender) Acks() error {
 				s.fail(err)
 				return err
 			}
-			s.mu.Lock()
-			ch := s.waiting[a.BlockID]
-			delete(s.waiting, a.BlockID)
-			s.mu.Unlock()
-			if ch != nil {
-				if h.Cmd == PNegAck {
-					ch <- fmt.Errorf("drbd: peer failed to write sector %d", a.Sector)
-				} else {
-					ch <- nil
-				}
+			var werr error
+			if h.Cmd == PNegAck {
+				werr = fmt.Errorf("drbd: peer failed to write sector %d", a.Sector)
 			}
+			s.complete(a.BlockID, werr)
 		case PRSWriteAck, PNegRSDReply:
 			a, err := DecodeBlockAck(p)
 			if err != nil {
@@ -204,11 +352,12 @@ func (s *Sender) Acks() error {
 				return err
 			}
 			s.mu.Lock()
-			ch := s.bwait[b.Barrier]
+			p, ok := s.bwait[b.Barrier]
 			delete(s.bwait, b.Barrier)
+			s.barrierAcked(b.Barrier)
 			s.mu.Unlock()
-			if ch != nil {
-				ch <- nil
+			if ok && p.done != nil {
+				p.done(nil)
 			}
 		case PPing:
 			if err := s.meta.Send(PPingAck); err != nil {
