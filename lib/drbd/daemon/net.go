@@ -611,8 +611,8 @@ func (v *Volume) startResync() {
 
 // Resync requests: at most rsWindow of rsReqSize bytes in flight.
 const (
-	rsReqSize = 128 << 10
-	rsWindow  = 16
+	rsReqSize = 1 << 20
+	rsWindow  = 8
 )
 
 // requestResync is the sync target's request loop: it asks the source
