@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
@@ -29,7 +30,7 @@ func csumReq(v *Volume, alg string) func(q repl.BlockReq) []byte {
 	var blk []byte
 	return func(q repl.BlockReq) []byte {
 		if cap(blk) < int(q.BlkSize) {
-			blk = make([]byte, q.BlkSize)
+			blk = iobuf.Aligned(int(q.BlkSize))
 		}
 		blk = blk[:q.BlkSize]
 		v.ioMu.Lock()
@@ -59,7 +60,7 @@ func (p *peerLink) sameCsum(v *Volume, q repl.BlockReq, theirs []byte) (bool, er
 	if alg == "" || err != nil || len(theirs) == 0 {
 		return false, nil
 	}
-	blk := make([]byte, q.BlkSize)
+	blk := iobuf.Aligned(int(q.BlkSize))
 	v.ioMu.Lock()
 	rerr := v.readLocal(blk, int64(q.Sector)*512)
 	v.ioMu.Unlock()

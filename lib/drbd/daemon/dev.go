@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
@@ -127,7 +128,7 @@ func (d *device) WriteAt(p []byte, off int64) (int, error) {
 func (d *device) Flush() error { return d.v.flush() }
 
 func (d *device) Trim(off, n int64) error {
-	zero := make([]byte, min(n, 1<<20))
+	zero := iobuf.Aligned(int(min(n, 1<<20)))
 	for n > 0 {
 		k := min(n, int64(len(zero)))
 		if err := d.v.write(zero[:k], off); err != nil {

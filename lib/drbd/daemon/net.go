@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/linux-ha-go/ha/lib/drbd/api"
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
@@ -609,10 +610,13 @@ func (v *Volume) startResync() {
 	}
 }
 
-// Resync requests: at most rsWindow of rsReqSize bytes in flight.
+// Resync requests: at most rsWindow of rsReqSize bytes in flight
+// (DRBD's max-bio-size); with csums-alg, requests of rsCsumReqSize, the
+// unit that moves when one of its blocks differs.
 const (
-	rsReqSize = 1 << 20
-	rsWindow  = 8
+	rsReqSize     = 1 << 20
+	rsCsumReqSize = 128 << 10
+	rsWindow      = 8
 )
 
 // requestResync is the sync target's request loop: it asks the source
@@ -627,6 +631,9 @@ func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums
 	var b []byte
 	var id uint64
 	per := uint64(rsReqSize / 4096)
+	if csums != "" {
+		per = rsCsumReqSize / 4096
+	}
 	for _, run := range runs {
 		for blk := run.Start; blk < run.Start+run.N; blk += per {
 			n := min(per, run.Start+run.N-blk)
@@ -909,7 +916,7 @@ func (p *peerLink) receive() error {
 				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, q.BlkSize)
 			}
 			if cap(buf) < int(q.BlkSize) {
-				buf = make([]byte, q.BlkSize)
+				buf = iobuf.Aligned(int(q.BlkSize))
 			}
 			blk := buf[:q.BlkSize]
 			reply, nack := repl.PDataReply, repl.PNegDReply

@@ -407,7 +407,7 @@ func (v *Volume) attach(q *api.Request) error {
 	if cv == nil {
 		return api.Failure(v.obj(), api.ErrInvalidRequest)
 	}
-	disk, err := nbd.OpenFile(cv.Disk, false)
+	disk, err := nbd.OpenDirect(cv.Disk, false)
 	if err != nil {
 		r.d.Log.Error("open backing device", "disk", cv.Disk, "error", err)
 		return &api.Refusal{Object: v.obj(), Code: api.ErrOpenDisk, Text: fmt.Sprintf("Can not open backing device. (%v)", err)}

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"time"
 
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
@@ -76,7 +77,7 @@ func (v *Volume) startVerify() {
 
 // verifyReply compares the peer's digest with ours.
 func (v *Volume) verifyReply(q repl.BlockReq, theirs []byte) {
-	blk := make([]byte, q.BlkSize)
+	blk := iobuf.Aligned(int(q.BlkSize))
 	v.ioMu.Lock()
 	err := v.readLocal(blk, int64(q.Sector)*512)
 	v.ioMu.Unlock()
@@ -122,7 +123,7 @@ func (p *peerLink) answerVerify(v *Volume, q repl.BlockReq, rep []byte) ([]byte,
 	if q.BlkSize > 1<<20 {
 		return rep, fmt.Errorf("drbd: OVRequest of %d bytes", q.BlkSize)
 	}
-	blk := make([]byte, q.BlkSize)
+	blk := iobuf.Aligned(int(q.BlkSize))
 	err := v.readLocal(blk, int64(q.Sector)*512)
 	var d []byte
 	if err == nil {

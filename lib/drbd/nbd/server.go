@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 )
 
 // Backend is the storage behind an export.
@@ -491,7 +493,7 @@ func class(n int) int {
 
 func (p *bufPool) get(n int) *[]byte {
 	if n > 4096<<13 {
-		b := make([]byte, n)
+		b := iobuf.Aligned(n)
 		return &b
 	}
 	c := class(n)
@@ -499,7 +501,7 @@ func (p *bufPool) get(n int) *[]byte {
 		*v = (*v)[:n]
 		return v
 	}
-	b := make([]byte, n, 4096<<c)
+	b := iobuf.Aligned(4096 << c)[:n]
 	return &b
 }
 

@@ -12,6 +12,8 @@ import (
 	"hash"
 	"io"
 	"sync"
+
+	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 )
 
 // Conn frames packets over one stream (DRBD's data or meta socket). Send
@@ -60,7 +62,9 @@ func (c *Conn) Recv() (Header, []byte, error) {
 		return h, nil, err
 	}
 	if cap(c.rbuf) < int(h.Length) {
-		c.rbuf = make([]byte, h.Length)
+		// A data packet's block follows its 24-byte header: aligned
+		// there, it can go to the disk with direct I/O as it is.
+		c.rbuf = iobuf.Offset(int(h.Length), dataHeaderSize)
 	}
 	p := c.rbuf[:h.Length]
 	if _, err := io.ReadFull(c.r, p); err != nil {
