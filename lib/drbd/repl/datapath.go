@@ -52,6 +52,9 @@ type Sender struct {
 	// OnInSync, if set, is called for each P_RS_IS_IN_SYNC: the sync
 	// source found the block's checksum equal (csums-alg), nothing moves.
 	OnInSync func(sector uint64, size uint32)
+	// OnNegDReply, if set, is called for each P_NEG_DREPLY: the peer
+	// could not serve a P_DATA_REQUEST (see Reads.NegReply).
+	OnNegDReply func(a BlockAck)
 }
 
 // NewSender returns a Sender for the protocol (ProtoA/B/C).
@@ -196,6 +199,15 @@ func (s *Sender) Acks() error {
 			}
 			if s.OnInSync != nil {
 				s.OnInSync(a.Sector, a.BlkSize)
+			}
+		case PNegDReply:
+			a, err := DecodeBlockAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			if s.OnNegDReply != nil {
+				s.OnNegDReply(a)
 			}
 		case PBarrierAck:
 			b, err := DecodeBarrierAck(p)
