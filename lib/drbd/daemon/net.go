@@ -48,6 +48,7 @@ type peerLink struct {
 	active     bool
 	ackTimeout time.Duration
 	once       sync.Once
+	reads      repl.Reads // P_DATA_REQUESTs waiting for the peer (peerread.go)
 }
 
 func (p *peerLink) close() {
@@ -388,6 +389,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p.sender = repl.NewSender(p.data, p.meta, ns.proto)
 	p.sender.OnResyncAck = p.resyncAcked
 	p.sender.OnInSync = p.inSync
+	p.sender.OnNegDReply = p.reads.NegReply
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {
@@ -419,6 +421,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	err = p.receive()
 	close(recvDone)
 	p.close()
+	p.linkEnded(err)
 	r.d.Log.Info("connection lost", "resource", r.name, "volume", vnr, "error", err)
 	r.mu.Lock()
 	if v.peer == p {
@@ -631,7 +634,7 @@ func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums
 			for v.peer == p && (v.rsInFlight >= rsWindow || v.m.S.UserIsp || v.peerState.UserIsp || v.peerState.AftrIsp) {
 				r.cond.Wait()
 			}
-			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT {
+			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT || !v.rsBegin(p, blk, n) {
 				r.mu.Unlock()
 				return nil
 			}
@@ -818,7 +821,11 @@ func (p *peerLink) receive() error {
 				v.step(state.BitmapDone{})
 			}
 			r.mu.Unlock()
-		case repl.PData, repl.PRSDataReply, repl.PDataReply:
+		case repl.PDataReply:
+			if err := p.dataReply(b); err != nil {
+				return err
+			}
+		case repl.PData, repl.PRSDataReply:
 			d, block, err := repl.DecodeData(b)
 			if err != nil {
 				return err
@@ -833,6 +840,7 @@ func (p *peerLink) receive() error {
 					return err
 				}
 			}
+			v.peerWroteAlone(h.Cmd, d.Sector, len(block))
 			werr := v.writeLocal(block, int64(d.Sector)*512)
 			if werr == nil && d.DPFlags&(repl.DPFUA|repl.DPFlush) != 0 {
 				werr = v.flushLocal()
@@ -859,6 +867,7 @@ func (p *peerLink) receive() error {
 				if v.rsInFlight > 0 {
 					v.rsInFlight--
 				}
+				v.rsEnd(d.Sector / 8)
 				r.cond.Broadcast()
 				r.mu.Unlock()
 			}

@@ -75,6 +75,7 @@ type Volume struct {
 
 	exp  *export
 	peer *peerLink // the established connection, nil when not connected
+	pio  peerIO    // I/O through the peer's data (peerread.go)
 
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
