@@ -113,7 +113,7 @@ func (d *device) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (d *device) WriteAt(p []byte, off int64) (int, error) {
-	if err := d.v.write(p, off); err != nil {
+	if err := d.v.writeAny(p, off); err != nil { // partial sectors: align.go
 		return 0, err
 	}
 	return len(p), nil
@@ -125,7 +125,7 @@ func (d *device) Trim(off, n int64) error {
 	zero := make([]byte, min(n, 1<<20))
 	for n > 0 {
 		k := min(n, int64(len(zero)))
-		if err := d.v.write(zero[:k], off); err != nil {
+		if err := d.v.writeAny(zero[:k], off); err != nil {
 			return err
 		}
 		off += k

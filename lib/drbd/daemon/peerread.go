@@ -39,6 +39,8 @@ type peerIO struct {
 	// lastReason is the last "no data" reason logged, so that a stream
 	// of failing requests logs once.
 	lastReason string
+	// rmw orders partial-sector writes (align.go); not under r.mu.
+	rmw sectorLock
 }
 
 // blockRange is a run of 4 KiB bitmap blocks.

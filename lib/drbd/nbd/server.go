@@ -228,7 +228,7 @@ func (c *conn) negotiate() (*Export, error) {
 				case infoBlockSize:
 					var bs [14]byte
 					be.PutUint16(bs[0:], infoBlockSize)
-					be.PutUint32(bs[2:], 1)
+					be.PutUint32(bs[2:], minBlockSize(e.Backend))
 					be.PutUint32(bs[6:], 4096)
 					be.PutUint32(bs[10:], c.s.opt.MaxRequest)
 					c.reply(opt, repInfo, bs[:])
