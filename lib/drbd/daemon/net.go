@@ -925,7 +925,7 @@ func (p *peerLink) receive() error {
 			// Read and send under ioMu: no application write may slip
 			// between them.
 			v.ioMu.Lock()
-			rerr := v.readLocal(blk, int64(q.Sector)*512)
+			rerr := v.readForPeer(h.Cmd, blk, int64(q.Sector)*512)
 			if rerr != nil {
 				v.ioMu.Unlock()
 				ack = repl.BlockAck{Sector: q.Sector, BlockID: q.BlockID, BlkSize: q.BlkSize}.Append(ack[:0])

@@ -134,18 +134,7 @@ func (v *Volume) noData() error {
 
 // noDataReason is what status shows for a Primary that cannot serve
 // I/O (r.mu held).
-func (v *Volume) noDataReason() string {
-	if v.m.S.Role != state.Primary || v.localUpToDate() {
-		return ""
-	}
-	if v.peerForData() != nil {
-		return ""
-	}
-	if r := state.NoDataReason(v.m.S); r != "" {
-		return r
-	}
-	return "no UpToDate data in reach: I/O fails"
-}
+func (v *Volume) noDataReason() string { return state.NoDataReason(v.m.S) }
 
 // read serves an application read: locally when the local data is
 // UpToDate, else block by block from the local disk (in sync) or the
@@ -374,6 +363,21 @@ func (v *Volume) peerWroteAlone(cmd repl.Cmd, sector uint64, n int) {
 	if v.m.S.PDsk < state.Inconsistent {
 		v.markOutOfSync(int64(sector)*512, n)
 	}
+}
+
+// readForPeer reads a block the peer asked for. A P_DATA_REQUEST (the
+// peer's application read) is served only from UpToDate data, as DRBD's
+// receive_DataRequest does; the peer gets P_NEG_DREPLY otherwise.
+func (v *Volume) readForPeer(cmd repl.Cmd, p []byte, off int64) error {
+	if cmd == repl.PDataRequest {
+		v.r.mu.Lock()
+		ok := v.localUpToDate()
+		v.r.mu.Unlock()
+		if !ok {
+			return ErrNoData
+		}
+	}
+	return v.readLocal(p, off)
 }
 
 // linkEnded fails the reads still waiting on a link that ended.
