@@ -755,7 +755,12 @@ func (p *peerLink) receive() error {
 				return err
 			}
 			r.mu.Lock()
+			if err := v.peerUUIDsArrived(u.UUIDs); err != nil {
+				r.mu.Unlock()
+				return err
+			}
 			v.peerUUIDs, v.peerBits, v.peerFlags = u.UUIDs, u.Bits, u.Flags
+			v.noteExposed()
 			r.mu.Unlock()
 		case repl.PState:
 			w, err := repl.DecodeU32(b)

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/linux-ha-go/ha/lib/drbd/api"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
@@ -41,6 +42,9 @@ type peerIO struct {
 	lastReason string
 	// rmw orders partial-sector writes (align.go); not under r.mu.
 	rmw sectorLock
+	// edUUID is DRBD's ed_uuid: the current UUID of the data this
+	// Primary last exposed (its own, or its peer's while diskless).
+	edUUID uint64
 }
 
 // blockRange is a run of 4 KiB bitmap blocks.
@@ -65,6 +69,7 @@ func (v *Volume) rsBegin(p *peerLink, blk, n uint64) bool {
 	if v.peer != p {
 		return false
 	}
+	v.rsBusy(blk, blk+n-1) // drops the requests of links that went
 	v.pio.rs = append(v.pio.rs, blockRange{p: p, first: blk, last: blk + n - 1})
 	return true
 }
@@ -146,16 +151,20 @@ func (v *Volume) read(p []byte, off int64) error {
 		r.mu.Unlock()
 		return v.readLocal(p, off)
 	}
+	v.noteExposed()
 	link := v.peerForData()
-	if link == nil {
+	// Only a SyncTarget's bitmap (exchanged, merged) tells which local
+	// blocks are good, and it still does when the connection is gone
+	// (drbd_may_do_local_read); while the bitmaps are exchanged, and
+	// without a disk, everything comes from the peer.
+	c := v.m.S.Conn
+	useLocal := v.disk != nil && v.bm != nil && v.m.S.Disk == state.Inconsistent &&
+		(c == state.SyncTarget || c == state.PausedSyncT || c < state.Connected)
+	if link == nil && !useLocal {
 		err := v.noData()
 		r.mu.Unlock()
 		return err
 	}
-	// Only a SyncTarget's bitmap (exchanged, merged) tells which local
-	// blocks are good; in any other state everything comes from the peer.
-	c := v.m.S.Conn
-	useLocal := v.disk != nil && v.bm != nil && (c == state.SyncTarget || c == state.PausedSyncT)
 	type span struct {
 		from, to int // byte offsets in p
 		peer     bool
@@ -175,9 +184,15 @@ func (v *Volume) read(p []byte, off int64) error {
 	r.mu.Unlock()
 	for _, s := range spans {
 		var err error
-		if s.peer {
+		switch {
+		case s.peer && link == nil:
+			r.mu.Lock()
+			err = v.noData()
+			r.mu.Unlock()
+			return err
+		case s.peer:
 			err = link.readPeer(p[s.from:s.to], off+int64(s.from))
-		} else {
+		default:
 			err = v.readLocal(p[s.from:s.to], off+int64(s.from))
 		}
 		if err != nil {
@@ -363,6 +378,54 @@ func (v *Volume) peerWroteAlone(cmd repl.Cmd, sector uint64, n int) {
 	if v.m.S.PDsk < state.Inconsistent {
 		v.markOutOfSync(int64(sector)*512, n)
 	}
+}
+
+// noteExposed records the UUID of the data a Primary exposes (r.mu
+// held): its own while its disk is UpToDate, the peer's while it has no
+// disk and is connected.
+func (v *Volume) noteExposed() {
+	s := v.m.S
+	switch {
+	case s.Role != state.Primary:
+	case v.localUpToDate():
+		v.pio.edUUID = v.m.UUID.Current
+	case s.Conn >= state.Connected && s.Disk < state.Inconsistent && v.peerUUIDs.Current != 0:
+		v.pio.edUUID = v.peerUUIDs.Current
+	}
+}
+
+// errDataNotCurrent is ERR_DATA_NOT_CURRENT.
+const errDataNotCurrent = 150
+
+// attachToExposed refuses to attach, to a Primary without a connection,
+// a disk whose data is not the data the Primary exposed (r.mu held):
+// it would serve other data under its users' feet (drbd_adm_attach).
+func (v *Volume) attachToExposed(current uint64) error {
+	s := v.m.S
+	ed := v.pio.edUUID
+	if s.Conn >= state.Connected || s.Role != state.Primary || ed == 0 || ed&^1 == current&^1 {
+		return nil
+	}
+	v.r.d.Log.Error(fmt.Sprintf("%s/%d drbd%d: Can only attach to data with current UUID=%016X", v.r.name, v.vnr, v.minor, ed))
+	return &api.Refusal{Object: v.obj(), Code: errDataNotCurrent, Text: "Can only attach to the data we lost last (see kernel log)."}
+}
+
+// peerUUIDsArrived checks the peer's UUIDs of a new connection (r.mu
+// held): a diskless Primary connects only to the data it exposed
+// (receive_uuids); any other data ends the connection attempts
+// (StandAlone). It also follows the peer's current UUID while this node
+// is a diskless Primary.
+func (v *Volume) peerUUIDsArrived(u state.UUIDs) error {
+	s := v.m.S
+	ed := v.pio.edUUID
+	if s.Conn < state.Connected && s.Disk < state.Inconsistent && s.Role == state.Primary && ed != 0 && ed&^1 != u.Current&^1 {
+		v.r.d.Log.Error(fmt.Sprintf("%s/%d drbd%d: Can only connect to data with current UUID=%016X", v.r.name, v.vnr, v.minor, ed),
+			"peer-current", fmt.Sprintf("%016X", u.Current),
+			"hint", "the peer's data changed while this diskless Primary was disconnected; demote it (godrbdadm secondary) before connecting")
+		v.step(state.Disconnect{Force: true})
+		return fmt.Errorf("drbd: the peer's data (current UUID %016X) is not the data this diskless Primary exposed (%016X)", u.Current, ed)
+	}
+	return nil
 }
 
 // readForPeer reads a block the peer asked for. A P_DATA_REQUEST (the

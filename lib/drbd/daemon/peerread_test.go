@@ -135,11 +135,22 @@ func TestDisklessPrimary(t *testing.T) {
 	}
 	w.c.Close()
 
-	// Back: bob demotes, attaches its old disk and gets what it wrote
-	// (alice started a new data generation and kept the bits).
+	// bob's old disk is not the data it exposed: it may not attach it
+	// while Primary without the peer.
+	if _, errOut, code := p.adm_(p.b, "attach", "r0"); code == 0 || !strings.Contains(errOut, "Can only attach to the data we lost last") {
+		t.Errorf("attaching an old disk to the diskless Primary: exit %d, %q", code, errOut)
+	}
+	// alice's data becomes another generation meanwhile: bob does not
+	// connect to it (it would change the data under its users).
+	p.ok(p.a, "new-current-uuid", "r0")
 	p.ok(p.a, "connect", "r0")
-	p.waitState(p.b, "dstate", "Diskless/UpToDate")
+	p.waitState(p.b, "cstate", "StandAlone")
+
+	// bob demotes, connects, attaches its old disk and gets the current
+	// data, with what it wrote while diskless.
 	p.ok(p.b, "secondary", "r0")
+	p.ok(p.b, "connect", "r0")
+	p.waitState(p.b, "dstate", "Diskless/UpToDate")
 	p.ok(p.b, "attach", "r0")
 	p.waitSynced()
 	a, b := dataArea(t, p.a, size), dataArea(t, p.b, size)
@@ -221,6 +232,29 @@ func TestSyncTargetPrimary(t *testing.T) {
 	}
 	if back, err := w.read(1<<40, 0, int(size)); err != nil || !bytes.Equal(back, data) {
 		t.Fatalf("bob reads back other data during the resync: %v", err)
+	}
+
+	// The connection goes in the middle of the resync: blocks in sync
+	// here are still read, the others and every write fail.
+	p.ok(p.a, "disconnect", "r0")
+	p.waitState(p.b, "cstate", "WFConnection")
+	if got, err := w.read(1<<41, 0, 4096); err != nil || !bytes.Equal(got, data[:4096]) {
+		t.Errorf("bob cannot read a block in sync without the peer: %v", err)
+	}
+	if _, err := w.read(1<<42, uint64(size-4096), 4096); err == nil {
+		t.Error("bob served a block out of sync with the peer gone")
+	}
+	if err := w.write(1<<43, 0, buf[:4096]); err == nil {
+		t.Error("bob acknowledged a write with no UpToDate data in reach")
+	}
+	if text := p.ok(p.b, "status", "r0"); !strings.Contains(text, "no-data: local disk Inconsistent and no connection to an UpToDate peer") {
+		t.Errorf("status does not say why I/O fails:\n%s", text)
+	}
+	// Back, the resync resumes with bob still Primary.
+	p.ok(p.a, "connect", "r0")
+	p.waitState(p.b, "cstate", "SyncTarget")
+	if got, err := w.read(1<<44, uint64(size-4096), 4096); err != nil || !bytes.Equal(got, data[size-4096:]) {
+		t.Errorf("bob does not read through the peer again after the reconnect: %v", err)
 	}
 	w.c.Close()
 	p.waitSynced()
