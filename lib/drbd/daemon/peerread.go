@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/linux-ha-go/ha/lib/drbd/api"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
@@ -42,6 +43,10 @@ type peerIO struct {
 	lastReason string
 	// rmw orders partial-sector writes (align.go); not under r.mu.
 	rmw sectorLock
+	// rr is read-balancing round-robin's toggle; localReads the local
+	// reads in progress (least-pending). Atomic, not under r.mu.
+	rr         atomic.Uint32
+	localReads atomic.Int32
 	// edUUID is DRBD's ed_uuid: the current UUID of the data this
 	// Primary last exposed (its own, or its peer's while diskless).
 	edUUID uint64
@@ -148,7 +153,18 @@ func (v *Volume) read(p []byte, off int64) error {
 	r := v.r
 	r.mu.Lock()
 	if v.localUpToDate() {
+		link := v.peerForData()
+		rb := parseReadBalancing(optOr(v.diskOptions(), "read-balancing", "prefer-local"))
 		r.mu.Unlock()
+		if link != nil && rb.remote(off, &v.pio.rr, int(v.pio.localReads.Load()), link.reads.Pending()) {
+			if err := link.readPeer(p, off); err == nil {
+				return nil
+			}
+			// The local data is UpToDate too: it serves what the peer
+			// did not.
+		}
+		v.pio.localReads.Add(1)
+		defer v.pio.localReads.Add(-1)
 		return v.readLocal(p, off)
 	}
 	v.noteExposed()

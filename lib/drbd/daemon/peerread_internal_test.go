@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/linux-ha-go/ha/lib/drbd/state"
@@ -33,5 +34,36 @@ func TestStatusNoData(t *testing.T) {
 		if (c.want == "") == strings.Contains(js, "godrbd-no-data") {
 			t.Errorf("%s: json godrbd-no-data:\n%s", c.s, js)
 		}
+	}
+}
+
+func TestReadBalancingPolicies(t *testing.T) {
+	var rr atomic.Uint32
+	for _, c := range []struct {
+		policy        string
+		off           int64
+		local, remote int
+		want          bool
+	}{
+		{"prefer-local", 0, 5, 0, false},
+		{"prefer-remote", 0, 0, 5, true},
+		{"when-congested-remote", 0, 9, 0, false},
+		{"least-pending", 0, 2, 1, true},
+		{"least-pending", 0, 1, 1, false},
+		{"32K-striping", 0, 0, 0, false},
+		{"32K-striping", 32 << 10, 0, 0, true},
+		{"32K-striping", 64<<10 + 4096, 0, 0, false},
+		{"1M-striping", 1<<20 - 512, 0, 0, false},
+		{"1M-striping", 1 << 20, 0, 0, true},
+		{"3K-striping", 1 << 20, 0, 0, false},
+	} {
+		if got := parseReadBalancing(c.policy).remote(c.off, &rr, c.local, c.remote); got != c.want {
+			t.Errorf("%s at %d (local %d, remote %d pending): remote=%v, want %v", c.policy, c.off, c.local, c.remote, got, c.want)
+		}
+	}
+	rb := parseReadBalancing("round-robin")
+	a, b := rb.remote(0, &rr, 0, 0), rb.remote(0, &rr, 0, 0)
+	if a == b {
+		t.Error("round-robin does not alternate")
 	}
 }

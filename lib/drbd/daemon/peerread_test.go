@@ -267,3 +267,34 @@ func TestSyncTargetPrimary(t *testing.T) {
 	}
 	t.Logf("%d writes raced with the resync", writes)
 }
+
+// TestReadBalancingPreferRemote: with read-balancing prefer-remote an
+// UpToDate Primary reads from its UpToDate peer, and gets the same data.
+func TestReadBalancingPreferRemote(t *testing.T) {
+	p := newPairWith(t, "C", "", "disk { read-balancing prefer-remote; }")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	size := p.a.status().Devices[0].Size * 1024
+	data := make([]byte, size)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	readBefore := p.a.status().Devices[0].Read
+	sentBefore := p.b.status().Connections[0].PeerDevices[0].Sent
+	dst := filepath.Join(t.TempDir(), "out")
+	start := time.Now()
+	nbdcopy(t, p.a.nbdURI(), dst)
+	t.Logf("read %d MiB through the peer in %v", size>>20, time.Since(start))
+	got, _ := os.ReadFile(dst)
+	if !bytes.Equal(got, data) {
+		t.Fatalf("reads from the peer differ, first at block %d", firstDiff(got, data))
+	}
+	if d := p.a.status().Devices[0].Read - readBefore; d != 0 {
+		t.Errorf("alice read %d KiB from its own disk with prefer-remote", d)
+	}
+	if s := p.b.status().Connections[0].PeerDevices[0].Sent - sentBefore; s < uint64(size/1024) {
+		t.Errorf("bob sent %d KiB, want the whole device (%d KiB)", s, size/1024)
+	}
+}
