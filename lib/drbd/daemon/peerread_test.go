@@ -168,7 +168,7 @@ func TestDisklessPrimary(t *testing.T) {
 // resync of the same blocks, land on both disks.
 func TestSyncTargetPrimary(t *testing.T) {
 	const size32 = 32 << 20
-	p := newPairSized(t, "C", "", "disk { c-plan-ahead 0; resync-rate 4M; }", size32, size32)
+	p := newPairSized(t, "C", "", "disk { c-plan-ahead 0; resync-rate 3M; }", size32, size32)
 	p.waitState(p.a, "cstate", "Connected")
 	size := p.a.status().Devices[0].Size * 1024
 	// alice's data, before the initial sync copies it.
@@ -183,7 +183,10 @@ func TestSyncTargetPrimary(t *testing.T) {
 
 	p.ok(p.a, "primary", "--force", "r0")
 	p.waitState(p.b, "cstate", "SyncTarget")
-	// Without --force bob cannot be Primary next to a Primary.
+	// bob cannot be Primary next to alice (no allow-two-primaries).
+	if _, errOut, code := p.adm_(p.b, "primary", "r0"); code != 11 || !strings.Contains(errOut, "(-1) Multiple primaries") {
+		t.Fatalf("SyncTarget primary next to a Primary: exit %d, %q", code, errOut)
+	}
 	p.ok(p.a, "secondary", "r0")
 	oos := func() int64 { return int64(p.b.status().Connections[0].PeerDevices[0].OutOfSync) * 1024 }
 	// Let part of the disk be in sync, so that reads mix both sources.
@@ -208,8 +211,10 @@ func TestSyncTargetPrimary(t *testing.T) {
 	defer w.c.Close()
 	buf := make([]byte, 16<<10)
 	writes := 0
+	// For 3 seconds at most, and not beyond three quarters of the disk:
+	// the last blocks must still be out of sync below.
 	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && oos() > size/4 {
 		front := int64(p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived) * 4096
 		for i := int64(0); i < 32; i++ {
 			off := front + (i%8)*int64(len(buf))
