@@ -6,7 +6,8 @@ import (
 )
 
 // The peer protocol carries whole 512-byte sectors (P_DATA's sector
-// number), so the device writes whole sectors. It tells NBD clients so
+// number) and at most 1 MiB in a packet, so the device writes whole
+// sectors, at most 1 MiB at a time. It tells NBD clients so
 // (minimum block size 512: qemu then aligns its requests itself), and a
 // write of a client that did not ask and sends a partial sector is a
 // read-modify-write of the sectors it touches.
@@ -19,8 +20,21 @@ func (d *device) MinBlockSize() uint32 { return 512 }
 // write to the same sector can fall between its read and its write.
 type sectorLock struct{ mu sync.RWMutex }
 
-// writeAny is an application write of any byte range.
+// maxBio is DRBD's max_bio_size: a P_DATA carries at most 1 MiB, so a
+// larger write is split, as the kernel splits a bio.
+const maxBio = 1 << 20
+
+// writeAny is an application write of any byte range and size.
 func (v *Volume) writeAny(p []byte, off int64) error {
+	for len(p) > maxBio {
+		// Up to the next 1 MiB boundary: the pieces after the first
+		// are aligned.
+		n := maxBio - int(off%maxBio)
+		if err := v.writeAny(p[:n], off); err != nil {
+			return err
+		}
+		p, off = p[n:], off+int64(n)
+	}
 	if off%512 == 0 && len(p)%512 == 0 {
 		v.pio.rmw.mu.RLock()
 		defer v.pio.rmw.mu.RUnlock()

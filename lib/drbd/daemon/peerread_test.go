@@ -303,3 +303,61 @@ func TestReadBalancingPreferRemote(t *testing.T) {
 		t.Errorf("bob sent %d KiB, want the whole device (%d KiB)", s, size/1024)
 	}
 }
+
+// TestDetachWhilePrimary: a Primary that detaches its disk (as after an
+// I/O error) goes on serving its open clients from the peer; attached
+// again it is SyncTarget of the blocks written meanwhile, and Primary
+// throughout. Its first write is 8 MiB in one request: more than a
+// P_DATA carries, it is split.
+func TestDetachWhilePrimary(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	size := p.a.status().Devices[0].Size * 1024
+	data := make([]byte, size)
+	rand.Read(data)
+	w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+	defer w.c.Close()
+	if err := w.write(1, 0, data); err != nil {
+		t.Fatal(err)
+	}
+
+	p.ok(p.a, "detach", "r0")
+	if got := p.ok(p.a, "dstate", "r0"); got != "Diskless/UpToDate" {
+		t.Fatalf("dstate after detach: %q", got)
+	}
+	if got := p.ok(p.a, "role", "r0"); got != "Primary/Secondary" {
+		t.Fatalf("role after detach: %q", got)
+	}
+	// The same client connection reads and writes on.
+	if got, err := w.read(2, 0, int(size)); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("reading after the detach: %v (first difference at block %d, bob %d)", err, firstDiff(got, data), firstDiff(dataArea(t, p.b, size), data))
+	}
+	blk := make([]byte, 256<<10)
+	rand.Read(blk)
+	if err := w.write(3, 2<<20, blk); err != nil {
+		t.Fatal(err)
+	}
+	copy(data[2<<20:], blk)
+	if b := dataArea(t, p.b, size); !bytes.Equal(b, data) {
+		t.Fatalf("bob's disk lacks a write of the diskless Primary, first at block %d", firstDiff(b, data))
+	}
+
+	p.ok(p.a, "attach", "r0")
+	p.waitSynced()
+	if got := p.ok(p.a, "role", "r0"); got != "Primary/Secondary" {
+		t.Fatalf("role after attach: %q", got)
+	}
+	// The disk was detached by a Primary: its activity log's extents
+	// are resynced as well as the blocks written meanwhile.
+	if st := p.a.status().Connections[0].PeerDevices[0]; st.ResyncBlocksReceived < 64 {
+		t.Errorf("the re-attached disk received %d blocks, want at least the 64 written while diskless", st.ResyncBlocksReceived)
+	}
+	if a := dataArea(t, p.a, size); !bytes.Equal(a, data) {
+		t.Fatalf("alice's re-attached disk differs, first at block %d", firstDiff(a, data))
+	}
+	if got, err := w.read(4, 0, int(size)); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("reading after the re-attach: %v", err)
+	}
+}
