@@ -196,12 +196,22 @@ func TestSyncTargetPrimary(t *testing.T) {
 		t.Fatalf("bob promoted, dstate %q", got)
 	}
 
+	before := p.b.status()
 	dst := filepath.Join(t.TempDir(), "out")
 	nbdcopy(t, p.b.nbdURI(), dst)
 	got, _ := os.ReadFile(dst)
 	if !bytes.Equal(got, data) {
 		t.Fatalf("bob (SyncTarget) reads other data than alice holds, first at block %d", firstDiff(got, data))
 	}
+	// Both sources served: the blocks in sync from bob's disk, the
+	// others from alice.
+	after := p.b.status()
+	local := after.Devices[0].Read - before.Devices[0].Read
+	remote := after.Connections[0].PeerDevices[0].Received - before.Connections[0].PeerDevices[0].Received
+	if local == 0 || remote == 0 || local+remote < uint64(size/1024) {
+		t.Errorf("reading %d KiB: %d KiB from the local disk, %d KiB from the peer", size/1024, local, remote)
+	}
+	t.Logf("read %d KiB: %d KiB locally; %d KiB received from the peer meanwhile (reads and resync)", size/1024, local, remote)
 
 	// Writes at the resync's front, again and again, race with the
 	// resync requests of the same blocks. The full sync requests the
