@@ -390,6 +390,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p.sender.OnResyncAck = p.resyncAcked
 	p.sender.OnInSync = p.inSync
 	p.sender.OnNegDReply = p.reads.NegReply
+	p.sender.OnNegRSDReply = p.resyncFailed
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {

@@ -459,6 +459,25 @@ func (v *Volume) readForPeer(cmd repl.Cmd, p []byte, off int64) error {
 	return v.readLocal(p, off)
 }
 
+// resyncFailed is the target's side of a P_NEG_RS_DREPLY: the source
+// could not read the block. The request is over (writes of its blocks
+// may go on); the block stays out of sync, as DRBD's drbd_rs_failed_io
+// leaves it.
+func (p *peerLink) resyncFailed(sector uint64, size uint32) {
+	r := p.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v := p.v
+	if v.peer != p {
+		return
+	}
+	if v.rsInFlight > 0 {
+		v.rsInFlight--
+	}
+	v.rsEnd(sector / 8)
+	r.d.Log.Warn("the sync source could not read a block; it stays out of sync", "resource", r.name, "minor", v.minor, "sector", sector, "size", size)
+}
+
 // linkEnded fails the reads still waiting on a link that ended.
 func (p *peerLink) linkEnded(err error) {
 	if err == nil {

@@ -55,6 +55,9 @@ type Sender struct {
 	// OnNegDReply, if set, is called for each P_NEG_DREPLY: the peer
 	// could not serve a P_DATA_REQUEST (see Reads.NegReply).
 	OnNegDReply func(a BlockAck)
+	// OnNegRSDReply, if set, is called for each P_NEG_RS_DREPLY: the
+	// sync source could not read a block the target asked for.
+	OnNegRSDReply func(sector uint64, size uint32)
 }
 
 // NewSender returns a Sender for the protocol (ProtoA/B/C).
@@ -190,6 +193,9 @@ func (s *Sender) Acks() error {
 			}
 			if h.Cmd == PRSWriteAck && s.OnResyncAck != nil {
 				s.OnResyncAck(a.Sector, a.BlkSize)
+			}
+			if h.Cmd == PNegRSDReply && s.OnNegRSDReply != nil {
+				s.OnNegRSDReply(a.Sector, a.BlkSize)
 			}
 		case PRSIsInSync:
 			a, err := DecodeBlockAck(p)

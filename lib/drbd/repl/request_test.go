@@ -24,7 +24,7 @@ func (f *failDisk) ReadAt(p []byte, off int64) (int, error) {
 
 // diskless connects a node without a disk (a Sender for its writes and
 // Reads for its reads) to a peer serving backend b with Receive.
-func diskless(t *testing.T, proto int, b Backend) (*Sender, *Reads, *Conn, func()) {
+func diskless(t *testing.T, proto int, b Backend, setup ...func(*Sender)) (*Sender, *Reads, *Conn, func()) {
 	t.Helper()
 	pd, sd := socketPair(t)
 	pm, sm := socketPair(t)
@@ -36,6 +36,9 @@ func diskless(t *testing.T, proto int, b Backend) (*Sender, *Reads, *Conn, func(
 	reads := &Reads{}
 	s := NewSender(data, mc, proto)
 	s.OnNegDReply = reads.NegReply
+	for _, f := range setup {
+		f(s)
+	}
 	go s.Acks()
 	go Receive(secData, secMeta, b, nil)
 	go func() {
@@ -129,6 +132,27 @@ func TestReadsNegReplyAndConnectionLoss(t *testing.T) {
 			t.Fatalf("reads after the peer went: %v, want ErrClosed", err)
 		}
 		time.Sleep(10 * time.Millisecond) // polling for the receive loop to notice
+	}
+}
+
+// TestNegRSDReply: a resync request the source cannot serve is reported
+// to the target, which ends the request.
+func TestNegRSDReply(t *testing.T) {
+	disk := &failDisk{memDisk: &memDisk{b: make([]byte, 1<<20)}, bad: 8192}
+	got := make(chan uint64, 1)
+	_, _, data, _ := diskless(t, ProtoC, disk, func(s *Sender) {
+		s.OnNegRSDReply = func(sector uint64, size uint32) { got <- sector }
+	})
+	if err := data.Send(PRSDataRequest, BlockReq{Sector: 16, BlockID: 7, BlkSize: 4096}.Append(nil)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != 16 {
+			t.Errorf("NegRSDReply for sector %d, want 16", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no NegRSDReply for a block the source cannot read")
 	}
 }
 
