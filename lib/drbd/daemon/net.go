@@ -749,6 +749,7 @@ func (p *peerLink) receive() error {
 				v.size = peer
 				r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", peer/1024)
 			}
+			v.sizeWithoutDisk(s.DSize, s.CSize)
 			r.mu.Unlock()
 		case repl.PUUIDs:
 			u, err := repl.DecodeUUIDs(b)

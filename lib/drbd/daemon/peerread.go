@@ -478,6 +478,22 @@ func (p *peerLink) resyncFailed(sector uint64, size uint32) {
 	r.d.Log.Warn("the sync source could not read a block; it stays out of sync", "resource", r.name, "minor", v.minor, "sector", sector, "size", size)
 }
 
+// sizeWithoutDisk gives a volume without a local disk the size of its
+// peer's device (receive_sizes: the current size, else the disk's), so
+// that a node that never attached can be a Diskless Primary (r.mu held).
+func (v *Volume) sizeWithoutDisk(dsize, csize uint64) {
+	if v.disk != nil {
+		return
+	}
+	n := csize
+	if n == 0 {
+		n = dsize
+	}
+	if n > 0 {
+		v.size = int64(n*512) &^ 4095
+	}
+}
+
 // linkEnded fails the reads still waiting on a link that ended.
 func (p *peerLink) linkEnded(err error) {
 	if err == nil {

@@ -371,3 +371,37 @@ func TestDetachWhilePrimary(t *testing.T) {
 		t.Fatalf("reading after the re-attach: %v", err)
 	}
 }
+
+// TestNeverAttachedDisklessPrimary: a node whose disk never attached
+// (its meta data is gone) still connects, takes the peer's size, and
+// serves the peer's data as a Diskless Primary.
+func TestNeverAttachedDisklessPrimary(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	size := p.a.status().Devices[0].Size * 1024
+	data := make([]byte, size)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(src, data, 0o644)
+	nbdcopy(t, src, p.a.nbdURI())
+	p.ok(p.a, "secondary", "r0")
+
+	p.ok(p.b, "down", "r0")
+	p.ok(p.b, "wipe-md", "r0")
+	if _, errOut, code := p.adm_(p.b, "up", "r0"); code == 0 {
+		t.Fatalf("up without meta data succeeded: %s", errOut)
+	}
+	p.ok(p.b, "connect", "r0")
+	p.waitState(p.b, "dstate", "Diskless/UpToDate")
+	p.ok(p.b, "primary", "r0")
+	if got := p.b.status().Devices[0].Size * 1024; got != size {
+		t.Errorf("the diskless node's device has %d bytes, want the peer's %d", got, size)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.b.nbdURI(), dst)
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
+		t.Fatalf("the never-attached Primary reads other data, first at block %d", firstDiff(got, data))
+	}
+}
