@@ -181,6 +181,9 @@ func (v *Volume) read(p []byte, off int64) error {
 		r.mu.Unlock()
 		return err
 	}
+	if link != nil {
+		v.pio.lastReason = "" // in reach again: the next loss is logged
+	}
 	type span struct {
 		from, to int // byte offsets in p
 		peer     bool
@@ -287,6 +290,7 @@ func (v *Volume) writeViaPeer(p []byte, off int64) error {
 		r.mu.Unlock()
 		return err
 	}
+	v.pio.lastReason = ""
 	local := v.disk != nil
 	if local {
 		if err := v.alBegin(off, len(p)); err != nil {
