@@ -88,6 +88,7 @@ func (p *peerLink) inSync(sector uint64, size uint32) {
 	if v.rsInFlight > 0 {
 		v.rsInFlight--
 	}
+	v.rsEnd(sector / 8)
 	r.cond.Broadcast()
 	if v.bm == nil || v.peer != p {
 		return

@@ -105,21 +105,16 @@ func (d *device) Size() int64 {
 }
 
 func (d *device) ReadAt(p []byte, off int64) (int, error) {
-	v := d.v
-	v.r.mu.Lock()
-	ok := v.disk != nil && v.m.S.Disk == state.UpToDate
-	v.r.mu.Unlock()
-	if !ok {
-		return 0, ErrNoData
-	}
-	if err := v.readLocal(p, off); err != nil {
+	// Locally when the local data is UpToDate, else through the peer
+	// (peerread.go).
+	if err := d.v.read(p, off); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 func (d *device) WriteAt(p []byte, off int64) (int, error) {
-	if err := d.v.write(p, off); err != nil {
+	if err := d.v.writeAny(p, off); err != nil { // partial sectors: align.go
 		return 0, err
 	}
 	return len(p), nil
@@ -131,7 +126,7 @@ func (d *device) Trim(off, n int64) error {
 	zero := iobuf.Aligned(int(min(n, 1<<20)))
 	for n > 0 {
 		k := min(n, int64(len(zero)))
-		if err := d.v.write(zero[:k], off); err != nil {
+		if err := d.v.writeAny(zero[:k], off); err != nil {
 			return err
 		}
 		off += k
@@ -191,6 +186,9 @@ func (v *Volume) markOutOfSync(off int64, n int) {
 // protocol says; when the peer cannot have it, its blocks are marked out
 // of sync.
 func (v *Volume) write(p []byte, off int64) error {
+	if v.viaPeer() { // a Primary without UpToDate data of its own (peerread.go)
+		return v.writeViaPeer(p, off)
+	}
 	v.ioMu.Lock()
 	defer v.ioMu.Unlock()
 	v.r.mu.Lock()
@@ -247,6 +245,9 @@ func (v *Volume) write(p []byte, off int64) error {
 // flush makes the writes durable here and, connected, on the peer (a
 // barrier the peer acknowledges after its own flush).
 func (v *Volume) flush() error {
+	if v.viaPeer() { // a Primary without UpToDate data of its own (peerread.go)
+		return v.flushViaPeer()
+	}
 	v.r.mu.Lock()
 	link := v.link()
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected

@@ -49,6 +49,7 @@ type peerLink struct {
 	active     bool
 	ackTimeout time.Duration
 	once       sync.Once
+	reads      repl.Reads // P_DATA_REQUESTs waiting for the peer (peerread.go)
 }
 
 func (p *peerLink) close() {
@@ -391,6 +392,8 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p.sender.OnInSync = p.inSync
 	p.sender.OnLost = p.lost
 	p.sender.MaxEpoch = uint32(optInt(ns.opts, "max-epoch-size", 2048))
+	p.sender.OnNegDReply = p.reads.NegReply
+	p.sender.OnNegRSDReply = p.resyncFailed
 
 	r.mu.Lock()
 	if !r.netConf || r.net != ns || r.vols[vnr] != v {
@@ -423,6 +426,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	err = p.receive()
 	close(recvDone)
 	p.close()
+	p.linkEnded(err)
 	r.d.Log.Info("connection lost", "resource", r.name, "volume", vnr, "error", err)
 	r.mu.Lock()
 	if v.peer == p {
@@ -641,7 +645,7 @@ func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums
 			for v.peer == p && (v.rsInFlight >= rsWindow || v.m.S.UserIsp || v.peerState.UserIsp || v.peerState.AftrIsp) {
 				r.cond.Wait()
 			}
-			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT {
+			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT || !v.rsBegin(p, blk, n) {
 				r.mu.Unlock()
 				return nil
 			}
@@ -755,6 +759,7 @@ func (p *peerLink) receive() error {
 				v.size = peer
 				r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", peer/1024)
 			}
+			v.sizeWithoutDisk(s.DSize, s.CSize)
 			r.mu.Unlock()
 		case repl.PUUIDs:
 			u, err := repl.DecodeUUIDs(b)
@@ -762,7 +767,12 @@ func (p *peerLink) receive() error {
 				return err
 			}
 			r.mu.Lock()
+			if err := v.peerUUIDsArrived(u.UUIDs); err != nil {
+				r.mu.Unlock()
+				return err
+			}
 			v.peerUUIDs, v.peerBits, v.peerFlags = u.UUIDs, u.Bits, u.Flags
+			v.noteExposed()
 			r.mu.Unlock()
 		case repl.PState:
 			w, err := repl.DecodeU32(b)
@@ -828,7 +838,11 @@ func (p *peerLink) receive() error {
 				v.step(state.BitmapDone{})
 			}
 			r.mu.Unlock()
-		case repl.PData, repl.PRSDataReply, repl.PDataReply:
+		case repl.PDataReply:
+			if err := p.dataReply(b); err != nil {
+				return err
+			}
+		case repl.PData, repl.PRSDataReply:
 			d, block, err := repl.DecodeData(b)
 			if err != nil {
 				return err
@@ -843,6 +857,7 @@ func (p *peerLink) receive() error {
 					return err
 				}
 			}
+			v.peerWroteAlone(h.Cmd, d.Sector, len(block))
 			werr := v.writeLocal(block, int64(d.Sector)*512)
 			if werr == nil && d.DPFlags&(repl.DPFUA|repl.DPFlush) != 0 {
 				werr = v.flushLocal()
@@ -869,6 +884,7 @@ func (p *peerLink) receive() error {
 				if v.rsInFlight > 0 {
 					v.rsInFlight--
 				}
+				v.rsEnd(d.Sector / 8)
 				r.cond.Broadcast()
 				r.mu.Unlock()
 			}
@@ -926,7 +942,7 @@ func (p *peerLink) receive() error {
 			// Read and send under ioMu: no application write may slip
 			// between them.
 			v.ioMu.Lock()
-			rerr := v.readLocal(blk, int64(q.Sector)*512)
+			rerr := v.readForPeer(h.Cmd, blk, int64(q.Sector)*512)
 			if rerr != nil {
 				v.ioMu.Unlock()
 				ack = repl.BlockAck{Sector: q.Sector, BlockID: q.BlockID, BlkSize: q.BlkSize}.Append(ack[:0])

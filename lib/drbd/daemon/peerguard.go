@@ -10,8 +10,8 @@ import (
 // peerMayWrite tells whether a data packet from the peer may touch the
 // local disk now: P_DATA only once the sync handshake connected the
 // nodes and the peer said it is Primary; P_RS_DATA_REPLY only while this
-// node is the sync target; P_DATA_REPLY never (godrbd sends no read
-// requests). Anything else is a protocol error: the connection is
+// node is the sync target. (P_DATA_REPLY answers this node's own read
+// requests and never touches the disk: peerread.go.) Anything else is a protocol error: the connection is
 // dropped and the disk is not written.
 func (v *Volume) peerMayWrite(cmd repl.Cmd) error {
 	r := v.r

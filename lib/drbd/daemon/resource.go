@@ -75,6 +75,7 @@ type Volume struct {
 
 	exp  *export
 	peer *peerLink // the established connection, nil when not connected
+	pio  peerIO    // I/O through the peer's data (peerread.go)
 
 	// counters (KiB and counts), atomic
 	ns, nr, dw, dr, bmWrites   atomic.Uint64
@@ -444,6 +445,11 @@ func (v *Volume) attach(q *api.Request) error {
 			return api.Failure(v.obj(), api.ErrMDInvalid)
 		}
 	}
+	if err := v.attachToExposed(sb.UUID[0]); err != nil {
+		disk.Close()
+		md.Close()
+		return err
+	}
 	size := disk.Size()
 	if idx == meta.Internal {
 		size = int64(md.Layout.MaxUsableSect) * 512
@@ -519,6 +525,7 @@ func (v *Volume) detach(force bool) error {
 			return api.StateRefusal(v.obj(), api.SSNoUpToDateDisk)
 		}
 	}
+	v.noteExposed() // a Primary goes on with the peer's copy of this data
 	// A clean detach clears the "was Primary" indication.
 	rv := v.step(state.Detach{Force: force})
 	if err := refusal(v.obj(), rv); err != nil && rv != state.NothingToDo {

@@ -36,6 +36,9 @@ type DeviceStatus struct {
 	LowerPend   int    `json:"lower-pending"`
 	ALSuspended bool   `json:"al-suspended"`
 	Blocked     string `json:"blocked"`
+	// NoData says why a Primary without UpToDate data in reach fails
+	// I/O (godrbd's own field; peerread.go).
+	NoData string `json:"godrbd-no-data,omitempty"`
 }
 
 // ConnectionStatus is the peer.
@@ -109,7 +112,7 @@ func (r *Resource) status() Status {
 		}
 		st.Suspended = st.Suspended || s.Suspended()
 		st.Devices = append(st.Devices, DeviceStatus{Volume: n, Minor: v.minor, DiskState: s.Disk.String(), Quorum: true,
-			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no"})
+			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no", NoData: v.noDataReason()})
 		cs.ConnectionState = connName(s.Conn)
 		if s.Conn >= state.Connected {
 			cs.PeerRole = s.Peer.String()
@@ -177,6 +180,9 @@ func (r *Resource) statusText(asJSON bool) string {
 			fmt.Fprintf(&b, "  volume:%d disk:%s\n", d.Volume, d.DiskState)
 		} else {
 			fmt.Fprintf(&b, "  disk:%s\n", d.DiskState)
+		}
+		if d.NoData != "" {
+			fmt.Fprintf(&b, "    no-data: %s\n", d.NoData)
 		}
 	}
 	c := st.Connections[0]

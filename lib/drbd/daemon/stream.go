@@ -56,17 +56,33 @@ func init() {
 
 // BeginWrite checks and prepares a write as write() does: the activity
 // log holds its extents until it completes.
+// Writes of partial sectors (read-modify-write, align.go) and writes of
+// a Primary without UpToDate data of its own (through the peer,
+// peerread.go) go whole through WriteAt.
 func (d *device) BeginWrite(off int64, n int, fua bool) (nbd.PieceWriter, error) {
 	v := d.v
+	if off%512 != 0 || n%512 != 0 {
+		return nil, nil
+	}
+	// Held until the write completes: no read-modify-write of a partial
+	// sector may interleave with it.
+	v.pio.rmw.mu.RLock()
 	v.r.mu.Lock()
 	defer v.r.mu.Unlock()
+	if v.m.S.Role == state.Primary && !v.localUpToDate() {
+		v.pio.rmw.mu.RUnlock()
+		return nil, nil
+	}
 	if off < 0 || off+int64(n) > v.size {
+		v.pio.rmw.mu.RUnlock()
 		return nil, fmt.Errorf("godrbd: write beyond the end of the device")
 	}
 	if v.disk == nil || v.m.S.Role != state.Primary || v.m.S.Disk != state.UpToDate {
+		v.pio.rmw.mu.RUnlock()
 		return nil, ErrNoData
 	}
 	if err := v.alBegin(off, n); err != nil {
+		v.pio.rmw.mu.RUnlock()
 		return nil, err
 	}
 	link := v.link()
@@ -145,6 +161,7 @@ func (w *streamWrite) End(short bool, done func(error)) {
 func (w *streamWrite) finish() {
 	v := w.v
 	v.alEnd(w.off, w.n)
+	defer v.pio.rmw.mu.RUnlock()
 	if w.lost.Load() || w.short() {
 		// The peer may not have all of it: resync those blocks later.
 		if w.lost.Load() {
@@ -171,6 +188,10 @@ func (w *streamWrite) short() bool { return w.pos != w.n }
 // when both are durable, on whichever goroutine finishes last.
 func (d *device) FlushAsync(done func(error)) {
 	v := d.v
+	if v.viaPeer() {
+		done(v.flushViaPeer())
+		return
+	}
 	v.r.mu.Lock()
 	link := v.link()
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected

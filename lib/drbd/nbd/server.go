@@ -232,7 +232,7 @@ func (c *conn) negotiate() (*Export, error) {
 				case infoBlockSize:
 					var bs [14]byte
 					be.PutUint16(bs[0:], infoBlockSize)
-					be.PutUint32(bs[2:], 1)
+					be.PutUint32(bs[2:], minBlockSize(e.Backend))
 					be.PutUint32(bs[6:], 4096)
 					be.PutUint32(bs[10:], c.s.opt.MaxRequest)
 					c.reply(opt, repInfo, bs[:])
@@ -342,10 +342,13 @@ func (c *conn) readLoop(jobs chan<- job) error {
 				return fmt.Errorf("write of %d bytes exceeds the %d byte limit", req.Length, c.s.opt.MaxRequest)
 			}
 			if sw, ok := c.exp.Backend.(StreamWriter); ok && !c.exp.ReadOnly && req.Offset+uint64(req.Length) <= size && req.Offset+uint64(req.Length) >= req.Offset {
-				if err := c.streamWrite(sw, req); err != nil {
+				done, err := c.streamWrite(sw, req)
+				if err != nil {
 					return err
 				}
-				continue
+				if done {
+					continue
+				}
 			}
 			buf := c.s.bufs.get(int(req.Length))
 			if _, err := io.ReadFull(c.r, *buf); err != nil {

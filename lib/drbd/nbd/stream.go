@@ -10,7 +10,9 @@ import "io"
 // order, then End; the backend calls done exactly once.
 type StreamWriter interface {
 	// BeginWrite starts a write of n bytes at off (in range, export
-	// writable). An error fails the request before any piece is taken.
+	// writable). An error fails the request before any piece is taken;
+	// no PieceWriter and no error means the write goes the ordinary way,
+	// whole, through WriteAt.
 	BeginWrite(off int64, n int, fua bool) (PieceWriter, error)
 }
 
@@ -41,19 +43,23 @@ const PieceSize = 1 << 20
 // streamWrite reads a write's payload into a pooled buffer piece by
 // piece and hands each to the backend; the reply is sent when the
 // backend calls done. It returns an error only when the connection
-// cannot go on (the payload could not be read).
-func (c *conn) streamWrite(sw StreamWriter, req Request) error {
+// cannot go on (the payload could not be read), and false when the
+// backend wants the write whole (nothing was read then).
+func (c *conn) streamWrite(sw StreamWriter, req Request) (bool, error) {
+	pw, err := sw.BeginWrite(int64(req.Offset), int(req.Length), req.Flags&CmdFlagFUA != 0)
+	if pw == nil && err == nil {
+		return false, nil
+	}
 	bp := c.s.bufs.get(int(req.Length))
 	buf := *bp
-	pw, err := sw.BeginWrite(int64(req.Offset), int(req.Length), req.Flags&CmdFlagFUA != 0)
 	if err != nil {
 		_, rerr := io.ReadFull(c.r, buf)
 		c.s.bufs.put(bp)
 		if rerr != nil {
-			return rerr
+			return true, rerr
 		}
 		c.simpleReply(req.Handle, errIO, nil)
-		return nil
+		return true, nil
 	}
 	c.async.Add(1)
 	done := func(err error) {
@@ -69,13 +75,13 @@ func (c *conn) streamWrite(sw StreamWriter, req Request) error {
 		k := min(PieceSize, len(buf)-i)
 		if _, err := io.ReadFull(c.r, buf[i:i+k]); err != nil {
 			pw.End(true, func(error) { c.s.bufs.put(bp); c.async.Done() })
-			return err
+			return true, err
 		}
 		pw.Piece(buf[i : i+k])
 		i += k
 	}
 	pw.End(false, done)
-	return nil
+	return true, nil
 }
 
 // asyncFlush starts a flush on an AsyncFlusher and replies when it is

@@ -67,6 +67,13 @@ type Sender struct {
 	// log.
 	MaxEpoch uint32
 
+	// OnNegDReply, if set, is called for each P_NEG_DREPLY: the peer
+	// could not serve a P_DATA_REQUEST (see Reads.NegReply).
+	OnNegDReply func(a BlockAck)
+	// OnNegRSDReply, if set, is called for each P_NEG_RS_DREPLY: the
+	// sync source could not read a block the target asked for.
+	OnNegRSDReply func(sector uint64, size uint32)
+
 	cur    []Extent // writes of the open epoch
 	closed []epoch  // epochs closed by a barrier not acknowledged yet
 	spare  [][]Extent
@@ -336,6 +343,9 @@ func (s *Sender) Acks() error {
 			if h.Cmd == PRSWriteAck && s.OnResyncAck != nil {
 				s.OnResyncAck(a.Sector, a.BlkSize)
 			}
+			if h.Cmd == PNegRSDReply && s.OnNegRSDReply != nil {
+				s.OnNegRSDReply(a.Sector, a.BlkSize)
+			}
 		case PRSIsInSync:
 			a, err := DecodeBlockAck(p)
 			if err != nil {
@@ -344,6 +354,15 @@ func (s *Sender) Acks() error {
 			}
 			if s.OnInSync != nil {
 				s.OnInSync(a.Sector, a.BlkSize)
+			}
+		case PNegDReply:
+			a, err := DecodeBlockAck(p)
+			if err != nil {
+				s.fail(err)
+				return err
+			}
+			if s.OnNegDReply != nil {
+				s.OnNegDReply(a)
 			}
 		case PBarrierAck:
 			b, err := DecodeBarrierAck(p)

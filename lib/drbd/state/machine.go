@@ -242,6 +242,7 @@ func (m *Machine) after(os, ns State) {
 	if os.Role == Primary && ns.Role == Secondary && hasLdev(ns) {
 		m.act(ActWriteBitmap, "")
 	}
+	m.afterDisklessPeer(os, ns)
 	if (os.Conn != StartingSyncT && ns.Conn == StartingSyncT) || (os.Conn != StartingSyncS && ns.Conn == StartingSyncS) {
 		m.act(ActSetBitmap, "")
 	}

@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/linux-ha-go/ha/lib/drbd/state"
+)
+
+// TestStatusNoData: status names the reason a Primary fails I/O, and
+// only then.
+func TestStatusNoData(t *testing.T) {
+	for _, c := range []struct {
+		s    state.State
+		want string // in the text status; "" = no no-data line
+	}{
+		{state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.Connected, Disk: state.Diskless, PDsk: state.UpToDate}, ""},
+		{state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.SyncTarget, Disk: state.Inconsistent, PDsk: state.UpToDate}, ""},
+		{state.State{Role: state.Secondary, Peer: state.RoleUnknown, Conn: state.WFConnection, Disk: state.Diskless, PDsk: state.DUnknown}, ""},
+		{state.State{Role: state.Primary, Peer: state.RoleUnknown, Conn: state.WFConnection, Disk: state.Diskless, PDsk: state.DUnknown},
+			"  disk:Diskless\n    no-data: Diskless Primary without a connection: no UpToDate data in reach, I/O fails until the peer reconnects or a disk is attached\n"},
+		{state.State{Role: state.Primary, Peer: state.RoleUnknown, Conn: state.WFConnection, Disk: state.Inconsistent, PDsk: state.DUnknown},
+			"    no-data: local disk Inconsistent and no connection to an UpToDate peer"},
+		{state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.Connected, Disk: state.Diskless, PDsk: state.Inconsistent},
+			"    no-data: Diskless Primary and the peer's disk is Inconsistent: I/O fails\n"},
+	} {
+		_, r := fixture(c.s, 1000, 0)
+		got := r.statusText(false)
+		if c.want == "" && strings.Contains(got, "no-data") || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s:\n%s\nwant %q", c.s, got, c.want)
+		}
+		js := r.statusText(true)
+		if (c.want == "") == strings.Contains(js, "godrbd-no-data") {
+			t.Errorf("%s: json godrbd-no-data:\n%s", c.s, js)
+		}
+	}
+}
+
+func TestReadBalancingPolicies(t *testing.T) {
+	var rr atomic.Uint32
+	for _, c := range []struct {
+		policy        string
+		off           int64
+		local, remote int
+		want          bool
+	}{
+		{"prefer-local", 0, 5, 0, false},
+		{"prefer-remote", 0, 0, 5, true},
+		{"when-congested-remote", 0, 9, 0, false},
+		{"least-pending", 0, 2, 1, true},
+		{"least-pending", 0, 1, 1, false},
+		{"32K-striping", 0, 0, 0, false},
+		{"32K-striping", 32 << 10, 0, 0, true},
+		{"32K-striping", 64<<10 + 4096, 0, 0, false},
+		{"1M-striping", 1<<20 - 512, 0, 0, false},
+		{"1M-striping", 1 << 20, 0, 0, true},
+		{"3K-striping", 1 << 20, 0, 0, false},
+	} {
+		if got := parseReadBalancing(c.policy).remote(c.off, &rr, c.local, c.remote); got != c.want {
+			t.Errorf("%s at %d (local %d, remote %d pending): remote=%v, want %v", c.policy, c.off, c.local, c.remote, got, c.want)
+		}
+	}
+	rb := parseReadBalancing("round-robin")
+	a, b := rb.remote(0, &rr, 0, 0), rb.remote(0, &rr, 0, 0)
+	if a == b {
+		t.Error("round-robin does not alternate")
+	}
+}
