@@ -65,6 +65,8 @@ type Volume struct {
 
 	splitBrain *splitBrain // the last unresolved split brain (splitbrain.go)
 
+	grow growState // an online resize in progress (resize.go)
+
 	fencing bool         // the fence-peer handler runs
 	fenceRV state.Result // what its FenceResult gave
 
@@ -423,6 +425,7 @@ func (v *Volume) attach(q *api.Request) error {
 		return &api.Refusal{Object: v.obj(), Code: api.ErrOpenDisk, Text: fmt.Sprintf("Can not open meta data device. (%v)", err)}
 	}
 	sb, err := md.Read()
+	md, sb, err = r.d.findMeta(md, sb, err, mdev, v.minor, true) // resize.go
 	if err != nil {
 		disk.Close()
 		md.Close()
@@ -734,6 +737,12 @@ func (d *Daemon) metaOp(q *api.Request) (*api.Reply, error) {
 	md, err := meta.Open(mdev, idx, write)
 	if err != nil {
 		return nil, errorf("%v", err)
+	}
+	if q.Op != "create-md" && q.Minor != nil {
+		// A grown disk's meta data may still sit at its old end (resize.go).
+		if _, rerr := md.Read(); rerr != nil {
+			md, _, _ = d.findMeta(md, nil, rerr, mdev, *q.Minor, write)
+		}
 	}
 	defer md.Close()
 	switch q.Op {

@@ -1,0 +1,235 @@
+package daemon_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/meta"
+	"github.com/linux-ha-go/ha/lib/testutil"
+)
+
+const (
+	rsDisk = 4 << 20 // backing files before the resize
+	rsGrow = 8 << 20 // what they grow by
+)
+
+// usable is the device size a file of size bytes with internal meta data
+// gives.
+func usable(t *testing.T, size uint64) int64 {
+	l, err := meta.NewLayout(meta.Internal, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(l.MaxUsableSect*512) &^ 4095
+}
+
+func grow(t *testing.T, n *node, by int64) {
+	t.Helper()
+	st, err := os.Stat(n.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(n.disk, st.Size()+by); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scribble writes random bytes into n's backing file at off, below the
+// device (as a grown LV may hold old data there).
+func scribble(t *testing.T, n *node, off int64, size int) {
+	t.Helper()
+	f, err := os.OpenFile(n.disk, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, size)
+	rand.Read(b)
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *pair) waitSize(want int64) {
+	p.t.Helper()
+	testutil.WaitFor(p.t, 20*time.Second, fmt.Sprintf("device size %d KiB on both", want>>10), func() bool {
+		return p.a.status().Devices[0].Size == want>>10 && p.b.status().Devices[0].Size == want>>10
+	})
+}
+
+func rsReceived(n *node) uint64 {
+	return n.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+}
+
+func nbdSize(t *testing.T, n *node) string {
+	t.Helper()
+	out, err := exec.Command("nbdinfo", "--size", n.nbdURI()).Output()
+	if err != nil {
+		t.Fatalf("nbdinfo --size: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestOnlineResize: both backing files grow; resize on the Primary moves
+// both nodes' meta data to the new ends, the device grows to the smaller
+// new size on both, the new area (and only it) is resynced from the
+// Primary, the old data stays, and new NBD connections see the new size.
+// Before the peer's disk grew, resize leaves the size alone and says why.
+func TestOnlineResize(t *testing.T) {
+	needTool(t, "nbdinfo")
+	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	old := usable(t, rsDisk)
+	if s := p.a.status().Devices[0].Size; s != old>>10 {
+		t.Fatalf("size %d KiB, want %d", s, old>>10)
+	}
+	head := writeBlocks(t, p.a, 0, 64)
+	tail := writeBlocks(t, p.a, old-8192, 2)
+	base := rsReceived(p.b)
+
+	// Nothing grew: nothing changes.
+	p.ok(p.a, "resize", "r0")
+	if s := p.a.status().Devices[0].Size; s != old>>10 {
+		t.Fatalf("resize without growth: size %d KiB, want %d", s, old>>10)
+	}
+
+	// Only alice's disk grew: the device waits for bob's.
+	grow(t, p.a, rsGrow)
+	_, errOut, code := p.adm_(p.a, "resize", "r0")
+	if code != 0 || !strings.Contains(errOut, "grow the peer's backing disk and run resize again") {
+		t.Fatalf("resize with the peer's disk not grown: exit %d\n%s", code, errOut)
+	}
+	if s := p.b.status().Devices[0].Size; s != old>>10 {
+		t.Fatalf("bob's size %d KiB, want %d", s, old>>10)
+	}
+
+	// bob's disk grows too, with old data in the new area.
+	grow(t, p.b, rsGrow)
+	scribble(t, p.b, rsDisk, 1<<20)
+	p.ok(p.a, "resize", "r0")
+	nw := usable(t, rsDisk+rsGrow)
+	p.waitSize(nw)
+	p.waitSynced()
+	if got := nbdSize(t, p.a); got != fmt.Sprint(nw) {
+		t.Errorf("nbdinfo --size: %s, want %d", got, nw)
+	}
+	if moved, want := rsReceived(p.b)-base, uint64(nw-old)/4096; moved != want {
+		t.Errorf("resync after the grow moved %d blocks, want %d (the new area)", moved, want)
+	}
+	if ha, hb := dataHash(t, p.a), dataHash(t, p.b); ha != hb {
+		t.Error("the data areas differ after the resync of the new area")
+	}
+	for _, n := range []*node{p.a, p.b} {
+		if !bytes.Equal(region(t, n, 0, len(head)), head) || !bytes.Equal(region(t, n, old-8192, len(tail)), tail) {
+			t.Errorf("%s: the old data changed", n.name)
+		}
+	}
+	// The new area replicates like the rest.
+	last := writeBlocks(t, p.a, nw-4096, 1)
+	if !bytes.Equal(region(t, p.b, nw-4096, 4096), last) {
+		t.Error("a write at the new end did not reach bob")
+	}
+	// The meta data is at the new ends, with the new la-size.
+	for _, n := range []*node{p.a, p.b} {
+		out := p.ok(n, "status", "r0")
+		if !strings.Contains(out, "UpToDate") {
+			t.Errorf("%s status: %s", n.name, out)
+		}
+	}
+	proc, err := os.ReadFile(p.a.rundir + "/proc")
+	if err != nil || !strings.Contains(string(proc), "ds:UpToDate/UpToDate") {
+		t.Errorf("proc: %v\n%s", err, proc)
+	}
+	// After a restart both nodes find their meta data at the new end.
+	p.ok(p.a, "secondary", "r0")
+	for _, n := range []*node{p.a, p.b} {
+		p.ok(n, "down", "r0")
+		md, err := meta.Open(n.disk, meta.Internal, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb, err := md.Read()
+		md.Close()
+		if err != nil || sb.LaSizeSect != uint64(nw/512) {
+			t.Fatalf("%s: meta data after the resize: %v, la-size-sect %v, want %d", n.name, err, sb, nw/512)
+		}
+	}
+}
+
+// TestResizeAssumeClean: with --assume-clean nothing is resynced; the
+// device grows on both nodes.
+func TestResizeAssumeClean(t *testing.T) {
+	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	base := rsReceived(p.b)
+	grow(t, p.a, rsGrow)
+	grow(t, p.b, rsGrow)
+	p.ok(p.a, "resize", "--assume-clean", "r0")
+	nw := usable(t, rsDisk+rsGrow)
+	p.waitSize(nw)
+	p.waitSynced()
+	if moved := rsReceived(p.b) - base; moved != 0 {
+		t.Errorf("--assume-clean: %d blocks resynced, want 0", moved)
+	}
+	for _, n := range []*node{p.a, p.b} {
+		if oos := n.status().Connections[0].PeerDevices[0].OutOfSync; oos != 0 {
+			t.Errorf("%s: %d KiB out of sync after --assume-clean", n.name, oos)
+		}
+	}
+	// Both grown areas were zero: the data areas agree.
+	if dataHash(t, p.a) != dataHash(t, p.b) {
+		t.Error("the data areas differ")
+	}
+}
+
+// TestResizeRefusals: DRBD's refusals (no Primary, a resync running), a
+// resize of a resource that is down, and a disk that grew while down.
+func TestResizeRefusals(t *testing.T) {
+	p := newPairSized(t, "C", "", "disk { c-plan-ahead 0; resync-rate 256k; }", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	_, errOut, code := p.adm_(p.a, "resize", "r0")
+	if code != 10 || !strings.Contains(errOut, "0: Failure: (131) Need one Primary node to resize.") {
+		t.Errorf("resize without a Primary: exit %d\n%s", code, errOut)
+	}
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitState(p.a, "cstate", "SyncSource")
+	_, errOut, code = p.adm_(p.a, "resize", "r0")
+	if code != 10 || !strings.Contains(errOut, "0: Failure: (130) Resize not allowed during resync.") {
+		t.Errorf("resize during the resync: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = p.adm_(p.a, "resize", "--size=1G", "r0")
+	if code != 10 || !strings.Contains(errOut, "(130)") {
+		t.Errorf("resize --size=1G during the resync: exit %d\n%s", code, errOut)
+	}
+
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.b, "down", "r0")
+	_, errOut, code = p.adm_(p.b, "resize", "r0")
+	if code != 10 || !strings.Contains(errOut, "not up") || !strings.Contains(errOut, "hint: grow the backing disks on both nodes") {
+		t.Errorf("resize of a resource that is down: exit %d\n%s", code, errOut)
+	}
+	// bob's disk grows while down: check-resize says where the meta data
+	// is, and up still finds it.
+	grow(t, p.b, rsGrow)
+	_, errOut, code = p.adm_(p.b, "check-resize", "r0")
+	if code != 0 || !strings.Contains(errOut, "moves at the next online resize") {
+		t.Errorf("check-resize after growing while down: exit %d\n%s", code, errOut)
+	}
+	p.ok(p.b, "up", "r0")
+	if got := p.ok(p.b, "dstate", "r0"); strings.HasPrefix(got, "Diskless") {
+		t.Errorf("up after the disk grew while down: dstate %s", got)
+	}
+	if s := p.b.status().Devices[0].Size; s > usable(t, rsDisk)>>10 || s == 0 {
+		t.Errorf("bob's device after up: %d KiB, want at most the old %d", s, usable(t, rsDisk)>>10)
+	}
+}
