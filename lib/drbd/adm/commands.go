@@ -288,13 +288,16 @@ func init() {
 				q.Options = []api.Option{{Name: "size", Value: v}}
 			}
 		}
-		// drbdadm then records the new size of the backing device.
-		return []step{{req: q}, {req: r.req(api.OpCheckResize, res, vol, minorArg(vol))}}, 0
+		// drbdadm then records the new size of the backing device
+		// (drbdmeta's check-resize: no flags).
+		cr := r.req(api.OpCheckResize, res, vol, metaArgs(vol)...)
+		cr.Flags = nil
+		return []step{{req: q}, {req: cr}}, 0
 	}
 	def(c)
 
 	c = std("check-resize", "Remember the current size of the backing disk.")
-	c.Steps = perVolume(api.OpCheckResize)
+	c.Steps = meta(api.OpCheckResize)
 	def(c)
 
 	c = std("verify", "Start an online verify.")
