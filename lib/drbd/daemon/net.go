@@ -504,6 +504,7 @@ func (v *Volume) sendState() {
 
 func (v *Volume) sendSizes() {
 	if p := v.link(); p != nil {
+		v.refreshAtConnect() // resize.go: report the disk's size as it is now
 		s := uint64(v.diskSize / 512)
 		p.data.Send(repl.PSizes, repl.Sizes{DSize: s, CSize: s, MaxBioSize: 1 << 20}.Append(nil))
 	}

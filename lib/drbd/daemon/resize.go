@@ -297,6 +297,17 @@ func (v *Volume) refreshBacking() (bool, error) {
 	return changed, nil
 }
 
+// refreshAtConnect re-reads the backing disk before this node tells the
+// peer its size (r.mu held), as DRBD reports the disk's live size.
+func (v *Volume) refreshAtConnect() {
+	if v.disk == nil || v.md == nil {
+		return
+	}
+	if _, err := v.refreshBacking(); err != nil {
+		v.logf("re-reading the backing disk: %v", err)
+	}
+}
+
 // applySize makes target the device's size (r.mu held): a grown area is
 // marked out of sync (unless !resync) before la-size-sect says it
 // exists. It reports whether the device grew.
@@ -381,11 +392,21 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	prevPeer := v.peerSize
 	v.peerSize = s.DSize
 	if v.m.S.Conn < state.Connected || v.disk == nil {
-		v.size = v.diskSize
+		target := v.diskSize
 		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
-			v.size = peer
-			r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", peer/1024)
+			target = peer
 		}
+		if v.disk != nil && v.size > 0 && target > v.size {
+			// Both disks grew since the device last had a size (one
+			// side resized with --assume-peer-has-space, or the disks
+			// grew while apart): the new area is out of sync here.
+			v.applySize(target, s.DDSFlags&ddsfNoResync == 0)
+			return nil
+		}
+		if target < v.diskSize {
+			r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", target/1024)
+		}
+		v.size = target
 		return nil
 	}
 	v.grow.answers++

@@ -233,3 +233,39 @@ func TestResizeRefusals(t *testing.T) {
 		t.Errorf("bob's device after up: %d KiB, want at most the old %d", s, usable(t, rsDisk)>>10)
 	}
 }
+
+// TestResizeDisconnected: a disconnected Primary grows only with
+// --assume-peer-has-space; at the next connection the peer, whose disk
+// grew too, takes the new size and the new area (with what the Primary
+// wrote there meanwhile) is resynced.
+func TestResizeDisconnected(t *testing.T) {
+	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.b, "disconnect", "r0")
+	grow(t, p.a, rsGrow)
+	grow(t, p.b, rsGrow)
+	scribble(t, p.b, rsDisk, 1<<20)
+	old, nw := usable(t, rsDisk), usable(t, rsDisk+rsGrow)
+	_, errOut, code := p.adm_(p.a, "resize", "r0")
+	if code != 0 || !strings.Contains(errOut, "not connected") || p.a.status().Devices[0].Size != old>>10 {
+		t.Fatalf("disconnected resize: exit %d, size %d KiB\n%s", code, p.a.status().Devices[0].Size, errOut)
+	}
+	p.ok(p.a, "resize", "--assume-peer-has-space", "r0")
+	if s := p.a.status().Devices[0].Size; s != nw>>10 {
+		t.Fatalf("forced resize: size %d KiB, want %d", s, nw>>10)
+	}
+	last := writeBlocks(t, p.a, nw-4096, 1)
+	p.ok(p.a, "connect", "r0")
+	p.ok(p.b, "connect", "r0")
+	p.waitSize(nw)
+	p.waitSynced()
+	if !bytes.Equal(region(t, p.b, nw-4096, 4096), last) {
+		t.Error("the block written at the new end while apart did not reach bob")
+	}
+	if dataHash(t, p.a) != dataHash(t, p.b) {
+		t.Error("the data areas differ after the reconnection")
+	}
+}
