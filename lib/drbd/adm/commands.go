@@ -289,15 +289,15 @@ func init() {
 			}
 		}
 		// drbdadm then records the new size of the backing device
-		// (drbdmeta's check-resize: no flags).
-		cr := r.req(api.OpCheckResize, res, vol, metaArgs(vol)...)
+		// (check-resize takes none of resize's flags).
+		cr := r.req(api.OpCheckResize, res, vol, minorArg(vol))
 		cr.Flags = nil
 		return []step{{req: q}, {req: cr}}, 0
 	}
 	def(c)
 
 	c = std("check-resize", "Remember the current size of the backing disk.")
-	c.Steps = meta(api.OpCheckResize)
+	c.Steps = perVolume(api.OpCheckResize)
 	def(c)
 
 	c = std("verify", "Start an online verify.")

@@ -144,6 +144,49 @@ func parseSize(q *api.Request) (int64, error) {
 	return int64(n) * 512 &^ 4095, nil
 }
 
+// sizeRequest is what a device's new size depends on (bytes).
+type sizeRequest struct {
+	Local   int64 // this node's usable size
+	Peer    int64 // the peer's, 0: unknown
+	Current int64 // the device's (the last agreed size)
+	User    int64 // --size, 0: none
+	// Connected: the peer's size counts; AssumePeerHasSpace: while
+	// disconnected, grow to the local size anyway.
+	Connected, AssumePeerHasSpace bool
+}
+
+var (
+	errUserTooBig  = errors.New("the requested size is larger than the backing disk allows")
+	errWouldShrink = errors.New("the disks are smaller than the device; only --size shrinks it")
+)
+
+// newSize is drbd_new_dev_size: connected, the smaller of the two
+// usable sizes; disconnected, the last agreed size (the local size with
+// --assume-peer-has-space); capped by --size, which alone may shrink the
+// device. With errWouldShrink the size returned is the smaller one.
+func newSize(q sizeRequest) (int64, error) {
+	if q.User > q.Local {
+		return q.Current, errUserTooBig
+	}
+	size := q.Local
+	switch {
+	case q.Connected:
+		if q.Peer > 0 {
+			size = min(size, q.Peer)
+		}
+	case !q.AssumePeerHasSpace:
+		size = min(q.Current, q.Local)
+	}
+	if q.User > 0 {
+		return min(size, q.User) &^ 4095, nil
+	}
+	size &^= 4095
+	if size < q.Current {
+		return size, errWouldShrink
+	}
+	return size, nil
+}
+
 // resize is drbdsetup resize MINOR [--size=] [--assume-peer-has-space]
 // [--assume-clean].
 func (v *Volume) resize(ctx context.Context, q *api.Request) (*api.Reply, error) {
@@ -154,9 +197,10 @@ func (v *Volume) resize(ctx context.Context, q *api.Request) (*api.Reply, error)
 	}
 	_, force := q.Flag("assume-peer-has-space")
 	_, clean := q.Flag("assume-clean")
-	v.ioMu.Lock() // no application write while the meta data moves
+	// Application writes stay below the device's end and write their
+	// activity log under r.mu: the meta data moves under r.mu alone.
 	r.mu.Lock()
-	unlock := func() { r.mu.Unlock(); v.ioMu.Unlock() }
+	unlock := r.mu.Unlock
 	s := v.m.S
 	switch {
 	case s.Conn > state.Connected:
@@ -173,35 +217,26 @@ func (v *Volume) resize(ctx context.Context, q *api.Request) (*api.Reply, error)
 		unlock()
 		return nil, err
 	}
-	local := v.diskSize
-	if usize > local {
+	connected := s.Conn == state.Connected
+	var msgs []string
+	target, err := newSize(sizeRequest{Local: v.diskSize, Peer: int64(v.peerSize*512) &^ 4095, Current: v.size,
+		User: usize, Connected: connected, AssumePeerHasSpace: force})
+	switch {
+	case errors.Is(err, errUserTooBig):
 		unlock()
 		return nil, api.Failure(v.obj(), api.ErrDiskTooSmall)
-	}
-	connected := s.Conn == state.Connected
-	target := local
-	var msgs []string
-	switch {
-	case connected:
-		if peer := int64(v.peerSize*512) &^ 4095; peer > 0 {
-			target = min(target, peer)
-		}
-	case force:
-		v.logf("Resize while not connected was forced by the user!")
-	default:
-		target = v.size // the last agreed size: no growth without the peer
-		if local > v.size && usize == 0 {
-			msgs = append(msgs, fmt.Sprintf("%d: not connected: the device stays at %d KiB; connect and resize again, or use --assume-peer-has-space", v.minor, v.size>>10))
-		}
-	}
-	if usize > 0 {
-		target = min(target, usize)
-	} else if target < v.size {
-		// The disks are smaller than the device: only --size shrinks.
+	case errors.Is(err, errWouldShrink):
 		unlock()
 		return nil, &api.Refusal{Object: v.obj(), Code: api.ErrDiskTooSmall,
 			Text: fmt.Sprintf("%s (the usable size is %d KiB, the device %d KiB; shrinking needs --size)", api.FailureTexts[api.ErrDiskTooSmall], target>>10, v.size>>10)}
 	}
+	if !connected && force {
+		v.logf("Resize while not connected was forced by the user!")
+	}
+	if !connected && !force && v.diskSize > v.size && usize == 0 {
+		msgs = append(msgs, fmt.Sprintf("%d: not connected: the device stays at %d KiB; connect and resize again, or use --assume-peer-has-space", v.minor, v.size>>10))
+	}
+	local := v.diskSize
 	want := local
 	if usize > 0 {
 		want = usize
@@ -229,7 +264,10 @@ func (v *Volume) resize(ctx context.Context, q *api.Request) (*api.Reply, error)
 	// administrator looks at next is the agreed size.
 	wctx, cancel := context.WithTimeout(ctx, peerAnswerWait)
 	defer cancel()
-	r.wait(wctx, func() bool { return v.grow.answers != answers && v.size >= want || v.m.S.Conn < state.Connected })
+	r.wait(wctx, func() bool {
+		answered := v.grow.answers != answers
+		return answered && (v.size >= want || int64(v.peerSize*512)&^4095 < want) || v.m.S.Conn < state.Connected
+	})
 	r.mu.Lock()
 	size, peer := v.size, int64(v.peerSize*512)&^4095
 	r.mu.Unlock()
@@ -417,17 +455,13 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	if err != nil {
 		v.logf("resize: %v", err)
 	}
-	target := v.diskSize
-	if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 {
-		target = min(target, peer)
+	user := v.grow.usize
+	if u := int64(s.USize*512) &^ 4095; u > 0 && (user == 0 || u < user) {
+		user = u
 	}
-	explicit := false
-	for _, u := range []int64{int64(s.USize * 512), v.grow.usize} {
-		if u > 0 {
-			target, explicit = min(target, u&^4095), true
-		}
-	}
-	if target < v.size && !explicit {
+	target, err := newSize(sizeRequest{Local: v.diskSize, Peer: int64(s.DSize*512) &^ 4095, Current: v.size, User: user, Connected: true})
+	if err != nil {
+		v.logf("resize: %v; the size stays", err)
 		target = v.size
 	}
 	grew := v.applySize(target, !noResync)
@@ -441,8 +475,8 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	if int64(s.CSize*512) != v.size || grew || ldsc || s.DSize != prevPeer {
 		v.sendResizeSizes(flags)
 	}
-	if !grew && !v.grow.pending && int64(s.CSize*512) == v.size {
-		v.grow.flags = 0
+	if grew {
+		v.grow.flags = 0 // this resize's flags are spent
 	}
 	return nil
 }
