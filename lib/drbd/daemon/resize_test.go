@@ -190,6 +190,45 @@ func TestResizeAssumeClean(t *testing.T) {
 	if dataHash(t, p.a) != dataHash(t, p.b) {
 		t.Error("the data areas differ")
 	}
+
+	// --size beyond the disks is refused; --size below shrinks both.
+	_, errOut, code := p.adm_(p.a, "resize", "--size=1G", "r0")
+	if code != 10 || !strings.Contains(errOut, "0: Failure: (111) Low.dev. smaller than requested DRBD-dev. size.") {
+		t.Errorf("resize --size=1G: exit %d\n%s", code, errOut)
+	}
+	p.ok(p.a, "resize", "--size=6M", "r0")
+	p.waitSize(6 << 20)
+	// Without --size it grows back; that area is resynced.
+	base = rsReceived(p.b)
+	p.ok(p.a, "resize", "r0")
+	p.waitSize(nw)
+	p.waitSynced()
+	if moved, want := rsReceived(p.b)-base, uint64(nw-6<<20)/4096; moved != want {
+		t.Errorf("growing back from --size=6M resynced %d blocks, want %d", moved, want)
+	}
+}
+
+// TestResizeFromSecondary: resize runs on the Secondary too; the Primary
+// is still the one the new area is resynced from.
+func TestResizeFromSecondary(t *testing.T) {
+	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	base := rsReceived(p.b)
+	grow(t, p.a, rsGrow)
+	grow(t, p.b, rsGrow)
+	scribble(t, p.b, rsDisk, 1<<20)
+	p.ok(p.b, "resize", "r0")
+	old, nw := usable(t, rsDisk), usable(t, rsDisk+rsGrow)
+	p.waitSize(nw)
+	p.waitSynced()
+	if moved, want := rsReceived(p.b)-base, uint64(nw-old)/4096; moved != want {
+		t.Errorf("resync after the grow moved %d blocks, want %d", moved, want)
+	}
+	if dataHash(t, p.a) != dataHash(t, p.b) {
+		t.Error("the data areas differ after the resync of the new area")
+	}
 }
 
 // TestResizeRefusals: DRBD's refusals (no Primary, a resync running), a
