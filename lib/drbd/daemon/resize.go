@@ -74,11 +74,21 @@ func (d *Daemon) lastKnownSize(minor int, disk string) uint64 {
 	if err != nil {
 		return 0
 	}
+	return parseLKBD(b, disk)
+}
+
+// parseLKBD reads a last-known-size record, "<disk> <bytes>\n", for
+// disk; 0 when it is for another disk or malformed. A disk path with
+// white space is recorded but never matches (so it is never trusted).
+func parseLKBD(b []byte, disk string) uint64 {
 	f := strings.Fields(string(b))
 	if len(f) != 2 || f[0] != disk {
 		return 0
 	}
-	n, _ := strconv.ParseUint(f[1], 10, 64)
+	n, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
 	return n
 }
 

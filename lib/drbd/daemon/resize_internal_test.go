@@ -2,6 +2,9 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -43,4 +46,26 @@ func TestPPSize(t *testing.T) {
 			t.Errorf("ppsize(%d) = %q, want %q", kb, got, want)
 		}
 	}
+}
+
+// FuzzLKBD: a last-known-size record is trusted only when it names the
+// disk (a path without white space) and holds a number; what recordSize
+// writes reads back.
+func FuzzLKBD(f *testing.F) {
+	f.Add([]byte("/dev/vg/r0 4194304\n"), "/dev/vg/r0")
+	f.Add([]byte("/dev/vg/r0 -1\n"), "/dev/vg/r0")
+	f.Add([]byte("/dev/vg/r1 4194304\n"), "/dev/vg/r0")
+	f.Add([]byte(""), "")
+	f.Add([]byte("a b c"), "a")
+	f.Fuzz(func(t *testing.T, b []byte, disk string) {
+		plain := slices.Equal(strings.Fields(disk), []string{disk})
+		if n := parseLKBD(b, disk); n != 0 && !plain {
+			t.Fatalf("%q trusted for the disk %q: %d", b, disk, n)
+		}
+		size := uint64(len(b)) * 4096
+		rec := fmt.Appendf(nil, "%s %d\n", disk, size)
+		if got := parseLKBD(rec, disk); plain && got != size {
+			t.Fatalf("record %q read back as %d, want %d", rec, got, size)
+		}
+	})
 }
