@@ -345,6 +345,16 @@ func (v *Volume) refreshBacking() (bool, error) {
 	return changed, nil
 }
 
+// lastAgreed is the device's size at attach: the last agreed size
+// (la-size-sect) when the disk is larger, as DRBD keeps it until the peer
+// agrees on more (a device shrunk with --size, a disk that grew).
+func lastAgreed(usable int64, sb *meta.SuperBlock) int64 {
+	if la := int64(sb.LaSizeSect*512) &^ 4095; la > 0 && la < usable {
+		return la
+	}
+	return usable
+}
+
 // refreshAtConnect re-reads the backing disk before this node tells the
 // peer its size (r.mu held), as DRBD reports the disk's live size.
 func (v *Volume) refreshAtConnect() {

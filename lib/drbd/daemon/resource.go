@@ -468,7 +468,8 @@ func (v *Volume) attach(q *api.Request) error {
 		// extents of its activity log out of sync.
 		r.d.Log.Warn("the node crashed as Primary; the activity log's extents are out of sync", "resource", r.name, "minor", v.minor, "out-of-sync", bm.Count())
 	}
-	sb.LaSizeSect = uint64(size / 512)
+	dev := lastAgreed(size, sb) // resize.go
+	sb.LaSizeSect = uint64(dev / 512)
 	nal := 1237
 	if cv != nil {
 		if n, err := strconv.Atoi(optOr(cv.DiskOptions, "al-extents", "1237")); err == nil && n >= 7 {
@@ -476,7 +477,7 @@ func (v *Volume) attach(q *api.Request) error {
 		}
 	}
 	v.al = meta.NewActivityLog(nal, sb.ALStripes, sb.ALStripeSize4k, 1)
-	v.disk, v.md, v.sb, v.bm, v.size, v.diskSize = disk, md, sb, bm, size, size
+	v.disk, v.md, v.sb, v.bm, v.size, v.diskSize = disk, md, sb, bm, dev, size
 	v.writeBitmap()
 	v.m.UUID = state.UUIDs{Current: sb.UUID[0], Bitmap: sb.UUID[1], History: [2]uint64{sb.UUID[2], sb.UUID[3]}}
 	v.m.CrashedPrimary = sb.Flags&meta.FlagCrashedPrimary != 0
