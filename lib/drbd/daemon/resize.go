@@ -47,6 +47,10 @@ type growState struct {
 	flags   uint16 // DDSF flags of the resize
 	usize   int64  // the requested size (--size) in bytes, 0: as large as the disks allow
 	answers int    // P_SIZES received while connected, for the requester's wait
+	// afterNeg: the device grew during the handshake; its new area is
+	// resynced once connected, unless the handshake resyncs anyway
+	// (DRBD's RESYNC_AFTER_NEG).
+	afterNeg bool
 }
 
 // DDSF flags of P_SIZES.
@@ -345,14 +349,23 @@ func (v *Volume) refreshBacking() (bool, error) {
 	return changed, nil
 }
 
-// lastAgreed is the device's size at attach: the last agreed size
-// (la-size-sect) when the disk is larger, as DRBD keeps it until the peer
-// agrees on more (a device shrunk with --size, a disk that grew).
-func lastAgreed(usable int64, sb *meta.SuperBlock) int64 {
+// attachSize is the device's size at attach (r.mu held): the last
+// agreed size (la-size-sect) when the disk is larger, as DRBD keeps it
+// until the peer agrees on more (a device shrunk with --size, a disk that
+// grew), capped by the disk section's size, which lasts.
+func (v *Volume) attachSize(usable int64, sb *meta.SuperBlock, diskOpts []api.Option) int64 {
+	dev := usable
 	if la := int64(sb.LaSizeSect*512) &^ 4095; la > 0 && la < usable {
-		return la
+		dev = la
 	}
-	return usable
+	v.grow.usize = 0
+	if u, err := parseSize(&api.Request{Options: diskOpts}); err == nil && u > 0 {
+		v.grow.usize = u
+		if u < dev {
+			dev = u
+		}
+	}
+	return dev
 }
 
 // refreshAtConnect re-reads the backing disk before this node tells the
@@ -419,14 +432,29 @@ func (v *Volume) afterGrow(noResync bool) {
 	v.step(state.ResyncAfterGrow{})
 }
 
-// growSource: the Primary resyncs the new area to the other node; of two
-// Primaries, the one that connected actively.
+// growSource: the Primary resyncs the new area to the other node; of
+// two nodes in the same role, the one that connected actively.
 func (v *Volume) growSource() bool {
 	s := v.m.S
-	if s.Role == state.Primary && s.Peer == state.Primary {
+	if s.Role == s.Peer {
 		return v.peer != nil && v.peer.active
 	}
 	return s.Role == state.Primary
+}
+
+// resyncAfterNeg follows a state change (r.mu held): a device that grew
+// during the handshake resyncs its new area once Connected, when the
+// handshake started no resync of its own.
+func (v *Volume) resyncAfterNeg(os state.State) {
+	s := v.m.S
+	if !v.grow.afterNeg || s.Conn == os.Conn || s.Conn < state.Connected {
+		return
+	}
+	v.grow.afterNeg = false
+	if s.Conn != state.Connected || os.Conn >= state.Connected {
+		return // the handshake's own resync moves the bits
+	}
+	v.step(state.ResyncAfterGrow{Source: v.growSource()})
 }
 
 func (v *Volume) sendResizeSizes(flags uint16) {
@@ -454,14 +482,21 @@ func (p *peerLink) receiveSizes(b []byte) error {
 		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
 			target = peer
 		}
+		if u := v.grow.usize; u > 0 && u < target {
+			target = u // the disk section's size
+		}
 		if v.disk != nil && v.size > 0 && target > v.size {
 			// Both disks grew since the device last had a size (one
 			// side resized with --assume-peer-has-space, or the disks
-			// grew while apart): the new area is out of sync here.
-			v.applySize(target, s.DDSFlags&ddsfNoResync == 0)
+			// grew while apart): the new area is out of sync here and
+			// is resynced once connected.
+			resync := s.DDSFlags&ddsfNoResync == 0
+			if v.applySize(target, resync) && resync {
+				v.grow.afterNeg = true
+			}
 			return nil
 		}
-		if target < v.diskSize {
+		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize && peer == target {
 			r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", target/1024)
 		}
 		v.size = target

@@ -206,6 +206,30 @@ func TestResizeAssumeClean(t *testing.T) {
 	if moved, want := rsReceived(p.b)-base, uint64(nw-6<<20)/4096; moved != want {
 		t.Errorf("growing back from --size=6M resynced %d blocks, want %d", moved, want)
 	}
+
+	// --size lasts until the resource goes down, as in DRBD (where the
+	// configuration's size is the lasting one): up finds the device at
+	// its last agreed size, and the connection grows it to the disks'
+	// and resyncs the new area (DRBD's resync after negotiation).
+	p.ok(p.a, "resize", "--size=6M", "r0")
+	p.waitSize(6 << 20)
+	p.ok(p.a, "secondary", "r0")
+	for _, n := range []*node{p.a, p.b} {
+		p.ok(n, "down", "r0")
+	}
+	p.ok(p.a, "up", "r0")
+	if s := p.a.status().Devices[0].Size; s != 6<<10 {
+		t.Errorf("after up, before connecting: %d KiB, want the last agreed 6144", s)
+	}
+	p.ok(p.b, "up", "r0")
+	p.waitSize(nw)
+	p.waitSynced()
+	if moved, want := rsReceived(p.b), uint64(nw-6<<20)/4096; moved != want {
+		t.Errorf("the connection's grow resynced %d blocks, want %d", moved, want)
+	}
+	if dataHash(t, p.a) != dataHash(t, p.b) {
+		t.Error("the data areas differ after the grow at connect")
+	}
 }
 
 // TestResizeFromSecondary: resize runs on the Secondary too; the Primary
@@ -306,5 +330,34 @@ func TestResizeDisconnected(t *testing.T) {
 	}
 	if dataHash(t, p.a) != dataHash(t, p.b) {
 		t.Error("the data areas differ after the reconnection")
+	}
+}
+
+// TestResizeConfigSize: the disk section's size caps resize and lasts
+// across down and up.
+func TestResizeConfigSize(t *testing.T) {
+	p := newPairSized(t, "C", "", "disk { size 6M; }", rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.waitSize(usable(t, rsDisk))
+	grow(t, p.a, rsGrow)
+	grow(t, p.b, rsGrow)
+	p.ok(p.a, "resize", "r0")
+	p.waitSize(6 << 20)
+	p.waitSynced()
+	p.ok(p.a, "secondary", "r0")
+	for _, n := range []*node{p.a, p.b} {
+		p.ok(n, "down", "r0")
+	}
+	for _, n := range []*node{p.a, p.b} {
+		p.ok(n, "up", "r0")
+	}
+	p.waitState(p.a, "cstate", "Connected")
+	p.waitSynced()
+	for _, n := range []*node{p.a, p.b} {
+		if s := n.status().Devices[0].Size; s != 6<<10 {
+			t.Errorf("%s after down and up: %d KiB, want 6144", n.name, s)
+		}
 	}
 }

@@ -252,6 +252,7 @@ func (v *Volume) stateChanged(os state.State) {
 	if (s.Conn == state.SyncSource || s.Conn == state.SyncTarget) && v.bm != nil && v.bm.Count() == 0 {
 		v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
 	}
+	v.resyncAfterNeg(os) // resize.go
 }
 
 // refusal turns a state machine result into DRBD's refusal.
@@ -468,7 +469,7 @@ func (v *Volume) attach(q *api.Request) error {
 		// extents of its activity log out of sync.
 		r.d.Log.Warn("the node crashed as Primary; the activity log's extents are out of sync", "resource", r.name, "minor", v.minor, "out-of-sync", bm.Count())
 	}
-	dev := lastAgreed(size, sb) // resize.go
+	dev := v.attachSize(size, sb, cv.DiskOptions) // resize.go
 	sb.LaSizeSect = uint64(dev / 512)
 	nal := 1237
 	if cv != nil {
