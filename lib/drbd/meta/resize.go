@@ -87,13 +87,26 @@ func (b *Bitmap) Resized(nbits uint64) *Bitmap {
 	return n
 }
 
+// internalLayout is the layout of internal meta data with an activity
+// log of alSect sectors (al-stripes × al-stripe-size) on a disk of size
+// bytes, as drbdmeta places it.
+func internalLayout(size uint64, alSect int64) (Layout, error) {
+	l, err := NewLayout(Internal, size)
+	if err != nil {
+		return l, err
+	}
+	md := align(BitmapBytes(size>>9)>>9, 8) + ALOffsetSect07 + uint64(alSect)
+	s := SuperBlock{MDSizeSect: uint32(md), ALOffset: int32(-alSect), BMOffset: int32(-int64(md) + ALOffsetSect07)}
+	return layoutOf(Internal, size, l.MDOffset, &s), nil
+}
+
 // Moves reports whether internal meta data must move for a disk of
 // newSize bytes.
 func (d *Device) Moves(newSize uint64) bool {
 	if d.Layout.Index != Internal || newSize == d.Size {
 		return false
 	}
-	l, err := NewLayout(Internal, newSize)
+	l, err := internalLayout(newSize, -int64(d.Layout.ALOffSect))
 	return err != nil || l.MDOffset != d.Layout.MDOffset || l.MDSizeSect != d.Layout.MDSizeSect
 }
 
@@ -112,7 +125,7 @@ func (d *Device) Relocate(newSize uint64, s *SuperBlock, bm *Bitmap) (*Bitmap, e
 	if !d.Moves(newSize) {
 		return bm, nil
 	}
-	nl, err := NewLayout(Internal, newSize)
+	nl, err := internalLayout(newSize, s.ALSizeSect())
 	if err != nil {
 		return nil, err
 	}

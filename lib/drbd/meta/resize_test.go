@@ -121,3 +121,20 @@ func TestBitmapResized(t *testing.T) {
 		t.Fatal("a resized bitmap must be written whole")
 	}
 }
+
+// TestInternalLayout: with the default activity log, the layout a move
+// computes is create-md's; a larger log moves the bitmap down by its
+// extra size.
+func TestInternalLayout(t *testing.T) {
+	for _, size := range []uint64{1 << 20, 4<<20 + 512, 12 << 20, 1 << 40} {
+		want, _ := NewLayout(Internal, size)
+		got, err := internalLayout(size, DefaultALStripe*DefaultALSize4k*8)
+		if err != nil || got != want {
+			t.Errorf("%d bytes: %+v, want %+v (%v)", size, got, want, err)
+		}
+		big, _ := internalLayout(size, 4*DefaultALSize4k*8)
+		if big.MDOffset != want.MDOffset || big.BMOffset != want.BMOffset-3*DefaultALSize4k*8*SectorSize {
+			t.Errorf("%d bytes with 4 stripes: %+v", size, big)
+		}
+	}
+}
