@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,71 @@ func TestResizeConfigSize(t *testing.T) {
 		if s := n.status().Devices[0].Size; s != 6<<10 {
 			t.Errorf("%s after down and up: %d KiB, want 6144", n.name, s)
 		}
+	}
+}
+
+// TestResizeExternalMeta: with external meta data nothing moves; the
+// bitmap grows within the meta-data device and the new area is resynced.
+func TestResizeExternalMeta(t *testing.T) {
+	needTool(t, "nbdcopy")
+	p := &pair{t: t, adm: testutil.Bin(t, "godrbdadm"), bin: testutil.Bin(t, "godrbd")}
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := filepath.Join(dir, "drbd.conf")
+	mk := func(name string) *node {
+		n := &node{t: t, name: name, dir: filepath.Join(dir, name), conf: conf}
+		n.rundir = filepath.Join(n.dir, "run")
+		n.disk = filepath.Join(n.dir, "disk")
+		os.MkdirAll(n.dir, 0o755)
+		for f, size := range map[string]int64{n.disk: rsDisk, filepath.Join(n.dir, "md"): 1 << 20} {
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Truncate(f, size)
+		}
+		return n
+	}
+	p.a, p.b = mk("alice"), mk("bob")
+	text := fmt.Sprintf(`global { disable-ip-verification; usage-count no; }
+resource r0 {
+  on alice { device /dev/drbd0; disk %s; address 127.0.0.1:%d; meta-disk %s; }
+  on bob   { device /dev/drbd0; disk %s; address 127.0.0.2:%d; meta-disk %s; }
+}
+`, p.a.disk, port, filepath.Join(p.a.dir, "md"), p.b.disk, port, filepath.Join(p.b.dir, "md"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{p.a, p.b} {
+		p.start(n)
+		p.ok(n, "create-md", "--force", "r0")
+		p.ok(n, "up", "r0")
+	}
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.waitSize(rsDisk)
+	base := rsReceived(p.b)
+	grow(t, p.a, rsGrow)
+	grow(t, p.b, rsGrow)
+	scribble(t, p.b, rsDisk, 1<<20)
+	p.ok(p.a, "resize", "r0")
+	p.waitSize(rsDisk + rsGrow)
+	p.waitSynced()
+	if moved, want := rsReceived(p.b)-base, uint64(rsGrow/4096); moved != want {
+		t.Errorf("resync after the grow moved %d blocks, want %d", moved, want)
+	}
+	if dataHash(t, p.a) != dataHash(t, p.b) {
+		t.Error("the data areas differ")
+	}
+	// The meta data records the new size.
+	p.ok(p.a, "secondary", "r0")
+	p.ok(p.a, "down", "r0")
+	md, err := meta.Open(filepath.Join(p.a.dir, "md"), meta.FlexExternal, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	if sb, err := md.Read(); err != nil || sb.LaSizeSect != (rsDisk+rsGrow)/512 {
+		t.Errorf("external meta data after the resize: %v %+v", err, sb)
 	}
 }
