@@ -265,6 +265,10 @@ func TestResizeRefusals(t *testing.T) {
 	if code != 10 || !strings.Contains(errOut, "0: Failure: (131) Need one Primary node to resize.") {
 		t.Errorf("resize without a Primary: exit %d\n%s", code, errOut)
 	}
+	_, errOut, code = p.adm_(p.a, "resize", "--size=ten", "r0")
+	if code != 1 || !strings.Contains(errOut, "--size=ten: not a size") {
+		t.Errorf("resize --size=ten: exit %d\n%s", code, errOut)
+	}
 	p.ok(p.a, "primary", "--force", "r0")
 	p.waitState(p.a, "cstate", "SyncSource")
 	_, errOut, code = p.adm_(p.a, "resize", "r0")
