@@ -19,10 +19,11 @@ import (
 
 // CLI is godrbd's command line.
 type CLI struct {
-	Rundir  string     `name:"rundir" env:"GODRBD_RUNDIR" default:"/run/godrbd" type:"path" help:"Directory of godrbd's socket (godrbd.sock), the NBD exports (<resource>.nbd) and proc."`
-	Node    string     `name:"node" env:"HA_NODENAME" help:"This node's name (default: uname -n)."`
-	Run     RunCmd     `cmd:"" help:"Run the replication daemon in the foreground."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	Rundir   string     `name:"rundir" env:"GODRBD_RUNDIR" default:"/run/godrbd" type:"path" help:"Directory of godrbd's socket (godrbd.sock), the NBD exports (<resource>.nbd) and proc."`
+	Node     string     `name:"node" env:"HA_NODENAME" help:"This node's name (default: uname -n)."`
+	Statedir string     `name:"statedir" env:"GODRBD_STATEDIR" default:"/var/lib/godrbd" type:"path" help:"Directory of what survives a reboot: the last known size of each backing disk (drbd-minor-N.lkbd), to find internal meta data after the disk grew."`
+	Run      RunCmd     `cmd:"" help:"Run the replication daemon in the foreground."`
+	Version  VersionCmd `cmd:"" help:"Print the version."`
 }
 
 // RunCmd serves.
@@ -44,6 +45,7 @@ func (r *RunCmd) Run(c *CLI) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	d := daemon.New(c.Rundir, node, log.With("local_node", node))
+	d.StateDir = c.Statedir
 	go sdnotify.Watchdog(ctx, func() bool { return true })
 	go func() {
 		t := time.NewTicker(5 * time.Second)

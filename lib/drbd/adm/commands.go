@@ -288,8 +288,11 @@ func init() {
 				q.Options = []api.Option{{Name: "size", Value: v}}
 			}
 		}
-		// drbdadm then records the new size of the backing device.
-		return []step{{req: q}, {req: r.req(api.OpCheckResize, res, vol, minorArg(vol))}}, 0
+		// drbdadm then records the new size of the backing device
+		// (check-resize takes none of resize's flags).
+		cr := r.req(api.OpCheckResize, res, vol, minorArg(vol))
+		cr.Flags = nil
+		return []step{{req: q}, {req: cr}}, 0
 	}
 	def(c)
 

@@ -36,6 +36,9 @@ type Daemon struct {
 	Rundir string
 	Node   string
 	Log    *slog.Logger
+	// StateDir keeps what must survive a reboot: the last known size of
+	// each backing disk with internal meta data (resize.go). Empty: none.
+	StateDir string
 
 	mu   sync.Mutex
 	res  map[string]*Resource
@@ -185,6 +188,10 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 			}
 		case api.OpStatus:
 			return nil, api.Failure(q.Resource, api.ErrResourceUnknown)
+		case api.OpResize:
+			return nil, notUp(q)
+		case api.OpCheckResize:
+			return d.checkResizeOffline(q)
 		}
 		return nil, api.Failure(minorObj(q), map[bool]int{true: api.ErrMinorInvalid, false: api.ErrResourceUnknown}[q.Minor != nil])
 	}
@@ -254,7 +261,11 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 	case api.OpInvalidate, api.OpInvalidateRemote, api.OpOutdate, api.OpVerify, api.OpPauseSync,
 		api.OpResumeSync, api.OpNewCurrentUUID:
 		return nil, v.request(q)
-	case api.OpResize, api.OpCheckResize, api.OpDiskOptions:
+	case api.OpResize:
+		return v.resize(ctx, q)
+	case api.OpCheckResize:
+		return v.checkResize()
+	case api.OpDiskOptions:
 		return nil, nil
 	}
 	return nil, ipc.Errorf(ipc.CodeBadRequest, exitcode.DrbdUsage, "%s: not supported by godrbd", q.Op)

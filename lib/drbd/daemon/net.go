@@ -512,6 +512,7 @@ func (v *Volume) sendState() {
 
 func (v *Volume) sendSizes() {
 	if p := v.link(); p != nil {
+		v.refreshAtConnect() // resize.go: report the disk's size as it is now
 		s := uint64(v.diskSize / 512)
 		p.data.Send(repl.PSizes, repl.Sizes{DSize: s, CSize: s, MaxBioSize: 1 << 20}.Append(nil))
 	}
@@ -748,19 +749,9 @@ func (p *peerLink) receive() error {
 		v := p.v
 		switch h.Cmd {
 		case repl.PSizes:
-			s, err := repl.DecodeSizes(b)
-			if err != nil {
+			if err := p.receiveSizes(b); err != nil { // resize.go
 				return err
 			}
-			r.mu.Lock()
-			v.peerSize = s.DSize
-			v.size = v.diskSize
-			if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
-				v.size = peer
-				r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", peer/1024)
-			}
-			v.sizeWithoutDisk(s.DSize, s.CSize)
-			r.mu.Unlock()
 		case repl.PUUIDs:
 			u, err := repl.DecodeUUIDs(b)
 			if err != nil {

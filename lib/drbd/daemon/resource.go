@@ -65,6 +65,8 @@ type Volume struct {
 
 	splitBrain *splitBrain // the last unresolved split brain (splitbrain.go)
 
+	grow growState // an online resize in progress (resize.go)
+
 	fencing bool         // the fence-peer handler runs
 	fenceRV state.Result // what its FenceResult gave
 
@@ -251,6 +253,7 @@ func (v *Volume) stateChanged(os state.State) {
 	if (s.Conn == state.SyncSource || s.Conn == state.SyncTarget) && v.bm != nil && v.bm.Count() == 0 {
 		v.step(state.ResyncDone{PeerUUIDs: v.peerUUIDs})
 	}
+	v.resyncAfterNeg(os) // resize.go
 }
 
 // refusal turns a state machine result into DRBD's refusal.
@@ -424,6 +427,7 @@ func (v *Volume) attach(q *api.Request) error {
 		return &api.Refusal{Object: v.obj(), Code: api.ErrOpenDisk, Text: fmt.Sprintf("Can not open meta data device. (%v)", err)}
 	}
 	sb, err := md.Read()
+	md, sb, err = r.d.findMeta(md, sb, err, mdev, v.minor, true) // resize.go
 	if err != nil {
 		disk.Close()
 		md.Close()
@@ -471,7 +475,8 @@ func (v *Volume) attach(q *api.Request) error {
 		// extents of its activity log out of sync.
 		r.d.Log.Warn("the node crashed as Primary; the activity log's extents are out of sync", "resource", r.name, "minor", v.minor, "out-of-sync", bm.Count())
 	}
-	sb.LaSizeSect = uint64(size / 512)
+	dev := v.attachSize(size, sb, cv.DiskOptions) // resize.go
+	sb.LaSizeSect = uint64(dev / 512)
 	nal := 1237
 	if cv != nil {
 		if n, err := strconv.Atoi(optOr(cv.DiskOptions, "al-extents", "1237")); err == nil && n >= 7 {
@@ -479,7 +484,7 @@ func (v *Volume) attach(q *api.Request) error {
 		}
 	}
 	v.al = meta.NewActivityLog(nal, sb.ALStripes, sb.ALStripeSize4k, 1)
-	v.disk, v.md, v.sb, v.bm, v.size, v.diskSize = disk, md, sb, bm, size, size
+	v.disk, v.md, v.sb, v.bm, v.size, v.diskSize = disk, md, sb, bm, dev, size
 	v.writeBitmap()
 	v.m.UUID = state.UUIDs{Current: sb.UUID[0], Bitmap: sb.UUID[1], History: [2]uint64{sb.UUID[2], sb.UUID[3]}}
 	v.m.CrashedPrimary = sb.Flags&meta.FlagCrashedPrimary != 0
@@ -741,6 +746,12 @@ func (d *Daemon) metaOp(q *api.Request) (*api.Reply, error) {
 	md, err := meta.Open(mdev, idx, write)
 	if err != nil {
 		return nil, errorf("%v", err)
+	}
+	if q.Op != "create-md" && q.Minor != nil {
+		// A grown disk's meta data may still sit at its old end (resize.go).
+		if _, rerr := md.Read(); rerr != nil {
+			md, _, _ = d.findMeta(md, nil, rerr, mdev, *q.Minor, write)
+		}
 	}
 	defer md.Close()
 	switch q.Op {

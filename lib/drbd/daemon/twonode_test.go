@@ -120,7 +120,7 @@ resource r0 {
 }
 
 func (p *pair) start(n *node) {
-	n.proc = testutil.Start(p.t, "godrbd "+n.name, nil, p.bin, "--rundir", n.rundir, "--node", n.name, "run", "-d")
+	n.proc = testutil.Start(p.t, "godrbd "+n.name, nil, p.bin, "--rundir", n.rundir, "--statedir", filepath.Join(n.dir, "state"), "--node", n.name, "run", "-d")
 	testutil.WaitFor(p.t, 5*time.Second, n.name+"'s godrbd socket", func() bool {
 		c, err := net.Dial("unix", filepath.Join(n.rundir, api.SocketName))
 		if err == nil {

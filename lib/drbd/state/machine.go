@@ -634,6 +634,8 @@ func (m *Machine) step(ev Event) Result {
 		ns := s
 		ns.Disk = Outdated
 		return m.set(ns, false, true)
+	case ResyncAfterGrow:
+		return m.resyncAfterGrow(e)
 	}
 	return UnknownError
 }

@@ -159,7 +159,7 @@ func TestTemplateCommands(t *testing.T) {
 			t.Fatalf("%s (godrbdadm %s): exit %d\n%s", key, strings.Join(f[1:], " "), code, out)
 		}
 	}
-	p := testutil.Start(t, "godrbd", nil, bin, "--rundir", rundir, "--node", "alice", "run")
+	p := testutil.Start(t, "godrbd", nil, bin, "--rundir", rundir, "--statedir", filepath.Join(dir, "state"), "--node", "alice", "run")
 	testutil.WaitFor(t, 5*time.Second, "godrbd's socket", func() bool {
 		c, err := net.Dial("unix", filepath.Join(rundir, api.SocketName))
 		if err == nil {
