@@ -455,7 +455,7 @@ resource r0 {
 		return func() bool { out, _ := adm(n, what, "r0"); return out == want }
 	}
 	for _, n := range []*node{a, b} {
-		n.cmd = exec.Command(filepath.Join(bin, "godrbd"), "--rundir", n.rundir, "--node", n.name, "run")
+		n.cmd = exec.Command(filepath.Join(bin, "godrbd"), "--rundir", n.rundir, "--statedir", filepath.Join(n.dir, "state"), "--node", n.name, "run")
 		log, err := os.Create(filepath.Join(dir, n.name+".log"))
 		if err != nil {
 			return res, 0, err
