@@ -67,15 +67,8 @@ func firstDiff(a, b []byte) int64 {
 // blocks written meanwhile.
 func TestDisklessPrimary(t *testing.T) {
 	p := newPair(t, "C")
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
-	size := p.a.status().Devices[0].Size * 1024
-	data := make([]byte, size)
-	rand.Read(data)
-	src := filepath.Join(t.TempDir(), "data")
-	os.WriteFile(src, data, 0o644)
-	nbdcopy(t, src, p.a.nbdURI())
+	data := p.primaryWithData()
+	size := int64(len(data))
 
 	p.ok(p.b, "detach", "r0")
 	p.waitState(p.b, "dstate", "Diskless/UpToDate")
@@ -287,15 +280,8 @@ func TestSyncTargetPrimary(t *testing.T) {
 // UpToDate Primary reads from its UpToDate peer, and gets the same data.
 func TestReadBalancingPreferRemote(t *testing.T) {
 	p := newPairWith(t, "C", "", "disk { read-balancing prefer-remote; }")
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
-	size := p.a.status().Devices[0].Size * 1024
-	data := make([]byte, size)
-	rand.Read(data)
-	src := filepath.Join(t.TempDir(), "data")
-	os.WriteFile(src, data, 0o644)
-	nbdcopy(t, src, p.a.nbdURI())
+	data := p.primaryWithData()
+	size := int64(len(data))
 	readBefore := p.a.status().Devices[0].Read
 	sentBefore := p.b.status().Connections[0].PeerDevices[0].Sent
 	dst := filepath.Join(t.TempDir(), "out")
@@ -377,15 +363,8 @@ func TestDetachWhilePrimary(t *testing.T) {
 // serves the peer's data as a Diskless Primary.
 func TestNeverAttachedDisklessPrimary(t *testing.T) {
 	p := newPair(t, "C")
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
-	size := p.a.status().Devices[0].Size * 1024
-	data := make([]byte, size)
-	rand.Read(data)
-	src := filepath.Join(t.TempDir(), "data")
-	os.WriteFile(src, data, 0o644)
-	nbdcopy(t, src, p.a.nbdURI())
+	data := p.primaryWithData()
+	size := int64(len(data))
 	p.ok(p.a, "secondary", "r0")
 
 	p.ok(p.b, "down", "r0")
@@ -404,4 +383,23 @@ func TestNeverAttachedDisklessPrimary(t *testing.T) {
 	if got, _ := os.ReadFile(dst); !bytes.Equal(got, data) {
 		t.Fatalf("the never-attached Primary reads other data, first at block %d", firstDiff(got, data))
 	}
+}
+
+// primaryWithData makes alice Primary with the initial sync done and
+// random data written over the whole device through her export (with
+// nbdcopy), and returns that data.
+func (p *pair) primaryWithData() []byte {
+	t := p.t
+	t.Helper()
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	data := make([]byte, p.a.status().Devices[0].Size*1024)
+	rand.Read(data)
+	src := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nbdcopy(t, src, p.a.nbdURI())
+	return data
 }
