@@ -54,6 +54,7 @@ type Volume struct {
 	rxBitmap   []byte      // the peer's bitmap while it arrives
 	rsTotal    uint64      // bits to resync when the resync started
 	rsInFlight int         // resync requests sent and not answered
+	pace       resyncPace  // the sync target's request pacing (resyncctl.go)
 	peerState  state.State // the peer's last reported state (its view)
 	resyncing  bool
 	// the states the meta data was last written with while attached

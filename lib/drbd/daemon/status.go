@@ -266,7 +266,7 @@ func (d *Daemon) procText() string {
 					bar = strings.Repeat("=", x-1) + ">" + strings.Repeat(".", 20-x)
 				}
 				fmt.Fprintf(&t, "\t[%s] sync'ed:%3d.%d%% (%d/%d)K\n", bar, per/10, per%10, left, total)
-				fmt.Fprintf(&t, "\tfinish: 0:00:00 speed: 0 (0) K/sec\n")
+				t.WriteString(v.procSpeed(left, total))
 			}
 			lines = append(lines, line{v.minor, t.String()})
 		}
