@@ -70,9 +70,9 @@ type CLI struct {
 	ShModParms       noRes      `cmd:"" name:"sh-mod-parms" help:"Print the minor_count module parameter."`
 	ShNop            noRes      `cmd:"" name:"sh-nop" help:"Check the configuration and do nothing."`
 	ShBPri           res        `cmd:"" name:"sh-b-pri" help:"Promote if become-primary-on names this node."`
-	DiskOptions      res        `cmd:"" name:"disk-options" help:"Apply the configured disk options to running volumes."`
-	NetOptions       res        `cmd:"" name:"net-options" help:"Apply the configured net options to a running resource."`
-	ResourceOptions  res        `cmd:"" name:"resource-options" help:"Apply the configured resource options."`
+	DiskOptions      res        `cmd:"" name:"disk-options" help:"Change disk options of running volumes (none given: no change; adjust applies the configured ones)."`
+	NetOptions       res        `cmd:"" name:"net-options" help:"Change net options of a running resource (none given: no change; adjust applies the configured ones)."`
+	ResourceOptions  res        `cmd:"" name:"resource-options" help:"Change resource options (none given: no change; adjust applies the configured ones)."`
 
 	BeforeResyncTarget res `cmd:"" name:"before-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
 	AfterResyncTarget  res `cmd:"" name:"after-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
