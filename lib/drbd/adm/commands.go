@@ -328,9 +328,16 @@ func init() {
 	c.Steps = perVolume(api.OpResumeSync)
 	def(c)
 
-	c = &Command{Name: "adjust", Help: "Make the running resource match the configuration.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true}
+	// adjust asks godrbd what runs (drbdsetup show) and takes only the
+	// steps that differ (adjust.go), in up's stages.
+	c = &Command{Name: "adjust", Help: "Make the running resource match the configuration.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true, Deferred: true}
 	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		return one(r.req(api.OpAdjust, res, nil, res.Name)), 0
+		have, err := r.running(context.Background(), res)
+		if err != nil {
+			r.errf("%s: %v\n", res.Name, err)
+			return nil, ExitExec
+		}
+		return r.adjustSteps(res, have, AdjustActions(Resource(r.cfg, res), have)), 0
 	}
 	def(c)
 

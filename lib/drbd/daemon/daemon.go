@@ -64,7 +64,7 @@ func (d *Daemon) Serve(ctx context.Context, ready func()) error {
 		api.OpCheckResize, api.OpNewCurrentUUID, api.OpRole, api.OpCState, api.OpDState, api.OpStatus,
 		api.OpWaitConnect, api.OpWaitSync, api.OpProc, api.OpCreateMD, api.OpDumpMD, api.OpWipeMD, api.OpGetGI,
 		api.OpShowGI, api.OpDiskOptions, api.OpNetOptions, api.OpResourceOptions, api.OpDelMinor,
-		api.OpDelResource, api.OpAdjust} {
+		api.OpDelResource, api.OpAdjust, api.OpShow} {
 		s.Handle(op, d.handle)
 	}
 	go d.procLoop(ctx)
@@ -107,6 +107,7 @@ func (d *Daemon) handle(ctx context.Context, call *ipc.Call) (any, error) {
 	if rep == nil {
 		rep = &api.Reply{}
 	}
+	d.record(&q)
 	d.procChanged()
 	return rep, nil
 }
@@ -173,6 +174,8 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 		return nil, nil
 	case api.OpAdjust:
 		return d.adjust(ctx, q)
+	case api.OpShow:
+		return d.show(q)
 	}
 	r := d.resource(q.Resource)
 	if r == nil {

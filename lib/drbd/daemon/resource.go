@@ -30,6 +30,8 @@ type Resource struct {
 	vols    map[int]*Volume
 	netConf bool
 	net     *netState
+	resOpts applied // resource options as applied (show.go)
+	netOpts applied // net options as applied (show.go)
 }
 
 // Volume is one volume (minor) of a resource.
@@ -55,6 +57,8 @@ type Volume struct {
 	rsTotal    uint64      // bits to resync when the resync started
 	rsInFlight int         // resync requests sent and not answered
 	pace       resyncPace  // the sync target's request pacing (resyncctl.go)
+	diskOpts   applied     // disk options as applied (show.go)
+	diskAt     api.Volume  // the disk as attached (show.go)
 	peerState  state.State // the peer's last reported state (its view)
 	resyncing  bool
 	// the states the meta data was last written with while attached

@@ -176,6 +176,9 @@ const appBusyKiB = 32 + rsReqSize/1024
 
 // netOptions are the net options in force (r.mu held).
 func (r *Resource) netOptions() []api.Option {
+	if r.netOpts.set {
+		return r.netOpts.opts
+	}
 	if r.net != nil && r.net.opts != nil {
 		return r.net.opts
 	}
