@@ -32,6 +32,9 @@ func TestResyncControllerMaxRate(t *testing.T) {
 			}
 			seen = max(seen, n)
 		}
+		if w := p.b.status().Connections[0].PeerDevices[0].ResyncWant; w > maxKiB {
+			t.Errorf("status --json: godrbd-resync-want %d K/sec, c-max-rate is %d", w, maxKiB)
+		}
 		out, _, _ := p.adm_(p.b, "dstate", "r0")
 		return strings.TrimSpace(out) == "UpToDate/UpToDate"
 	})

@@ -73,6 +73,7 @@ type PeerDeviceStatus struct {
 	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
 	ResyncTotal          uint64  `json:"godrbd-resync-total,omitempty"` // KiB to resync when the resync started
 	ResyncSameCsum       uint64  `json:"godrbd-resync-same-csum"`       // 4 KiB blocks csums-alg found equal
+	ResyncWant           int64   `json:"godrbd-resync-want,omitempty"`  // the resync controller's rate on the sync target, KiB/s (/proc/drbd's want:)
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -130,6 +131,7 @@ func (r *Resource) status() Status {
 		if v.syncing() {
 			pd.HasSyncDetails = true
 			pd.ResyncTotal = v.rsTotal * 4
+			pd.ResyncWant = v.pace.want.Load()
 		}
 		var sus []string
 		if s.UserIsp {
