@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // TestAdjust: adjust on a running pair takes only the steps that differ
@@ -75,4 +78,32 @@ func TestAdjust(t *testing.T) {
 	p.ok(p.a, "adjust", "r0")
 	p.waitSynced()
 	upToDate()
+}
+
+// TestAdjustDuringResync: adjust changes the resync-rate of a running
+// resync; the sync target's controller takes it at its next step (its
+// rate, /proc/drbd's want:, follows).
+func TestAdjustDuringResync(t *testing.T) {
+	p := newPairWith(t, "C", "", "disk { c-plan-ahead 0; resync-rate 1M; }")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitState(p.b, "cstate", "SyncTarget")
+	testutil.WaitFor(t, 10*time.Second, "want: 1,024 on bob", func() bool {
+		return strings.Contains(p.ok(p.b, "proc"), "want: 1,024 K/sec")
+	})
+	b, _ := os.ReadFile(p.b.conf)
+	os.WriteFile(p.b.conf, []byte(strings.Replace(string(b), "resync-rate 1M", "resync-rate 64M", 1)), 0o644)
+	if out := p.ok(p.b, "-d", "adjust", "r0"); !regexp.MustCompile(`^godrbd disk-options 0 --set-defaults .*--resync-rate=64M`).MatchString(out) {
+		t.Fatalf("-d adjust during the resync printed\n%s", out)
+	}
+	p.ok(p.b, "adjust", "r0")
+	seen := false
+	testutil.WaitFor(t, 20*time.Second, "bob synced", func() bool {
+		proc := p.ok(p.b, "proc")
+		seen = seen || strings.Contains(proc, "want: 65,536 K/sec")
+		return strings.Contains(proc, "ds:UpToDate/UpToDate")
+	})
+	if !seen {
+		t.Error("/proc/drbd never showed the new rate (want: 65,536) after adjust")
+	}
 }
