@@ -38,7 +38,7 @@ func AdjustActions(want *api.Resource, have *api.Running) []Action {
 	if have == nil {
 		add(api.OpNewResource, -1, stagePrereq)
 		for _, v := range want.Volumes {
-			add(api.OpNewMinor, v.VNR, stagePrereq)
+			add(api.OpNewMinor, v.VNR, stageResource)
 		}
 		for _, v := range want.Volumes {
 			add(api.OpAttach, v.VNR, stageDisk)
@@ -65,7 +65,7 @@ func AdjustActions(want *api.Resource, have *api.Running) []Action {
 		hv := running[v.VNR]
 		switch {
 		case hv == nil:
-			add(api.OpNewMinor, v.VNR, stagePrereq)
+			add(api.OpNewMinor, v.VNR, stageResource)
 			add(api.OpAttach, v.VNR, stageDisk)
 		case hv.Disk == "":
 			add(api.OpAttach, v.VNR, stageDisk)

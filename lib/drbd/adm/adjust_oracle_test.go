@@ -77,27 +77,34 @@ func TestAdjustOracle(t *testing.T) {
 	cases := []struct {
 		name   string
 		change func(h *api.Running)
+		conf   string // "": adjustConf
 	}{
-		{"nothing differs", func(h *api.Running) {}},
-		{"protocol", func(h *api.Running) { h.Net.Options = o("max-buffers", "4000", "protocol", "A") }},
-		{"resync-rate", func(h *api.Running) { h.Volumes[0].DiskOptions = o("resync-rate", "10M", "c-plan-ahead", "0") }},
+		{"nothing differs", func(h *api.Running) {}, ""},
+		{"protocol", func(h *api.Running) { h.Net.Options = o("max-buffers", "4000", "protocol", "A") }, ""},
+		{"resync-rate", func(h *api.Running) { h.Volumes[0].DiskOptions = o("resync-rate", "10M", "c-plan-ahead", "0") }, ""},
 		{"disk option at its default", func(h *api.Running) {
 			h.Volumes[0].DiskOptions = append(h.Volumes[0].DiskOptions, o("al-extents", "1237")...)
-		}},
+		}, ""},
 		{"disk option removed", func(h *api.Running) {
 			h.Volumes[0].DiskOptions = append(h.Volumes[0].DiskOptions, o("al-extents", "3389")...)
-		}},
-		{"standalone", func(h *api.Running) { h.Net = nil }},
-		{"diskless", func(h *api.Running) { h.Volumes[0].Disk, h.Volumes[0].DiskOptions = "", nil }},
-		{"resource options", func(h *api.Running) { h.Options = nil }},
-		{"peer moved", func(h *api.Running) { h.Net.Peer = &api.Endpoint{AF: "ipv4", Address: "10.0.0.3", Port: "7789"} }},
+		}, ""},
+		{"standalone", func(h *api.Running) { h.Net = nil }, ""},
+		{"diskless", func(h *api.Running) { h.Volumes[0].Disk, h.Volumes[0].DiskOptions = "", nil }, ""},
+		{"resource options", func(h *api.Running) { h.Options = nil }, ""},
+		{"peer moved", func(h *api.Running) { h.Net.Peer = &api.Endpoint{AF: "ipv4", Address: "10.0.0.3", Port: "7789"} }, ""},
 		{"volume removed", func(h *api.Running) {
 			h.Volumes = append(h.Volumes, api.RunningVolume{VNR: 1, Minor: 1, Disk: "/dev/sdc1", MetaDisk: "internal", MetaIndex: "internal"})
-		}},
+		}, ""},
+		{"volume added, resource options", func(h *api.Running) { h.Options = nil }, `resource r0 {
+	options { on-no-data-accessible suspend-io; }
+	net { max-buffers 4000; }
+	disk { resync-rate 33M; c-plan-ahead 0; }
+	on alice { volume 0 { device minor 0; disk /dev/sdb1; meta-disk internal; } volume 1 { device minor 1; disk /dev/sdc1; meta-disk internal; } address 10.0.0.1:7789; }
+	on bob { volume 0 { device minor 0; disk /dev/sdb1; meta-disk internal; } volume 1 { device minor 1; disk /dev/sdc1; meta-disk internal; } address 10.0.0.2:7789; }
+}
+`},
 	}
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "drbd.conf")
-	os.WriteFile(conf, []byte(adjustConf), 0o644)
 	fakeSetup := filepath.Join(dir, "setup")
 	os.WriteFile(fakeSetup, []byte("#!/bin/sh\n[ \"$1\" = show ] && cat \"$SHOW\"\nexit 0\n"), 0o755)
 	metaLine := regexp.MustCompile(`(?m)^drbdmeta (\S+) v08 (\S+) (\S+) (\S+)`)
@@ -109,6 +116,12 @@ func TestAdjustOracle(t *testing.T) {
 				Volumes: []api.RunningVolume{{VNR: 0, Minor: 0, Disk: "/dev/sdb1", MetaDisk: "internal", MetaIndex: "internal",
 					DiskOptions: o("resync-rate", "33M", "c-plan-ahead", "0")}}}
 			c.change(h)
+			text := adjustConf
+			if c.conf != "" {
+				text = c.conf
+			}
+			conf := filepath.Join(t.TempDir(), "drbd.conf")
+			os.WriteFile(conf, []byte(text), 0o644)
 			show := filepath.Join(t.TempDir(), "show")
 			os.WriteFile(show, []byte(showText(h)), 0o644)
 			cmd := exec.Command("unshare", "-u", "sh", "-c", "hostname alice && exec drbdadm -s "+fakeSetup+" -c "+conf+" -d adjust r0")
@@ -123,7 +136,7 @@ func TestAdjustOracle(t *testing.T) {
 			want = metaLine.ReplaceAllString(want, "godrbd $4 $1 $2 $3")
 
 			o, stdout, _ := setup(t)
-			os.WriteFile(o.ConfigFile, []byte(adjustConf), 0o644)
+			os.WriteFile(o.ConfigFile, []byte(text), 0o644)
 			o.DryRun = 1
 			js, _ := json.Marshal(h)
 			startFake(t, o.Rundir, func(req *api.Request) (any, error) { return api.Reply{Text: string(js)}, nil })

@@ -57,7 +57,7 @@ func TestAdjustActions(t *testing.T) {
 	}{
 		{"nothing differs", func(w *api.Resource, h *api.Running) *api.Running { return h }, ""},
 		{"nothing runs: up", func(w *api.Resource, h *api.Running) *api.Running { return nil },
-			"0:new-resource/-1 0:new-minor/0 3:attach/0 5:connect/-1"},
+			"0:new-resource/-1 1:new-minor/0 3:attach/0 5:connect/-1"},
 		{"StandAlone: connect", func(w *api.Resource, h *api.Running) *api.Running { h.Net = nil; return h }, "5:connect/-1"},
 		{"diskless: attach", func(w *api.Resource, h *api.Running) *api.Running {
 			h.Volumes[0].Disk, h.Volumes[0].DiskOptions = "", nil
@@ -108,7 +108,7 @@ func TestAdjustActions(t *testing.T) {
 		{"volume added: new-minor, attach", func(w *api.Resource, h *api.Running) *api.Running {
 			w.Volumes = append(w.Volumes, api.Volume{VNR: 1, Minor: 1, Disk: "/dev/sdc1", MetaDisk: "internal", MetaIndex: "internal"})
 			return h
-		}, "0:new-minor/1 3:attach/1"},
+		}, "1:new-minor/1 3:attach/1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := wantRes()
