@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linux-ha-go/ha/lib/drbd/daemon"
 	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
@@ -66,4 +67,47 @@ func TestResyncDefaults(t *testing.T) {
 	} else {
 		t.Logf("2 MiB with DRBD's default controller: %v", took)
 	}
+}
+
+// TestResyncGivesWayToApplication: while the Primary's application
+// writes (replicated to the sync target), the target's resync runs no
+// faster than about c-min-rate: 4 MiB at resync-rate 4M take about a
+// second; with c-min-rate 1M and steady writes about four.
+func TestResyncGivesWayToApplication(t *testing.T) {
+	const size = 4 << 20
+	p := newPairSized(t, "C", "", "disk { c-plan-ahead 0; resync-rate 4M; c-min-rate 1M; }", size, size)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "disconnect", "r0")
+	p.ok(p.a, "primary", "--force", "r0")
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+		defer w.c.Close()
+		data := make([]byte, 64<<10)
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := w.write(i, i%16*uint64(len(data)), data); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	p.ok(p.a, "connect", "r0")
+	p.waitState(p.b, "dstate", "UpToDate/UpToDate")
+	took := time.Since(start)
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("the application's writes failed: %v", err)
+	}
+	if took < 2500*time.Millisecond {
+		t.Errorf("4 MiB resynced in %v under steady application writes: c-min-rate 1M did not hold it back", took)
+	}
+	t.Logf("4 MiB at resync-rate 4M, c-min-rate 1M, with application writes: %v", took)
 }
