@@ -53,6 +53,13 @@ func TestAdjust(t *testing.T) {
 	p.ok(p.a, "adjust", "r0")
 	upToDate()
 
+	// disk-options changes the running volume only: adjust puts the
+	// file's options back.
+	p.ok(p.a, "disk-options", "--resync-rate=20M", "r0")
+	oneLine(`godrbd disk-options 0 --set-defaults (.* )?--resync-rate=16M( .*)?`)
+	p.ok(p.a, "adjust", "r0")
+	upToDate()
+
 	edit("protocol C", "protocol B")
 	oneLine(`godrbd net-options ipv4:127\.0\.0\.1:\d+ ipv4:127\.0\.0\.2:\d+ --set-defaults --protocol=B( .*)?`)
 	p.ok(p.a, "adjust", "r0")

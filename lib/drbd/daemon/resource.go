@@ -272,6 +272,9 @@ func (v *Volume) obj() string { return strconv.Itoa(v.minor) }
 
 // diskOptions are the volume's disk options from the configuration.
 func (v *Volume) diskOptions() []api.Option {
+	if v.diskOpts.set {
+		return v.diskOpts.opts // as applied by attach and disk-options (show.go)
+	}
 	if cv := v.r.cfg.Volume(v.vnr); cv != nil {
 		return cv.DiskOptions
 	}

@@ -31,13 +31,19 @@ func (d *Daemon) record(q *api.Request) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	given := q.Options
+	if q.Op == api.OpResourceOptions || q.Op == api.OpDiskOptions || q.Op == api.OpNetOptions {
+		// drbdadm disk-options --resync-rate=10M: the command line's
+		// options come as flags.
+		given = append(append([]api.Option(nil), q.Options...), q.Flags...)
+	}
 	switch q.Op {
 	case api.OpNewResource:
 		if !r.resOpts.set {
 			r.resOpts = applied{true, append([]api.Option(nil), q.Options...)}
 		}
 	case api.OpResourceOptions:
-		r.resOpts = applied{true, api.ChangeOptions(r.resOpts.opts, q.Args, q.Options)}
+		r.resOpts = applied{true, api.ChangeOptions(r.resOpts.opts, q.Args, given)}
 	case api.OpAttach, api.OpDiskOptions:
 		if q.Volume == nil || r.vols[*q.Volume] == nil {
 			return
@@ -49,10 +55,8 @@ func (d *Daemon) record(q *api.Request) {
 				v.diskAt = *cv
 			}
 		} else {
-			v.diskOpts = applied{true, api.ChangeOptions(v.diskOptions(), q.Args, q.Options)}
-			// The request's configuration, now r.cfg, carries them to
-			// the running volume (the resync controller reads them every
-			// step).
+			v.diskOpts = applied{true, api.ChangeOptions(v.diskOptions(), q.Args, given)}
+			// The resync controller reads them (diskOptions) every step.
 		}
 	case api.OpConnect:
 		if r.net != nil {
@@ -63,7 +67,7 @@ func (d *Daemon) record(q *api.Request) {
 		// (max-buffers for the resync controller), the protocol and the
 		// authentication at the next connection.
 		if r.netConf {
-			r.netOpts = applied{true, api.ChangeOptions(r.netOptions(), q.Args, q.Options)}
+			r.netOpts = applied{true, api.ChangeOptions(r.netOptions(), q.Args, given)}
 			// The next handshake (this node's reconnection included)
 			// offers the new protocol and authentication.
 			if ns := r.net; ns != nil {
