@@ -161,6 +161,50 @@ func (v *Volume) resyncLoop(p *peerLink, runs []repl.Run, csums string) error {
 	}
 }
 
+// verifyLoop is online verify's request loop (VerifyS), paced by the
+// same controller as a resync (DRBD's make_ov_request): every step it
+// requests as many 4 KiB blocks as the controller says, from block 0 to
+// n. Verify does not give way to application I/O here.
+func (v *Volume) verifyLoop(p *peerLink, n uint64) error {
+	r := v.r
+	r.mu.Lock()
+	cfg := resyncConfig(v.diskOptions(), r.netOptions())
+	r.mu.Unlock()
+	ctl := repl.NewResyncController(cfg)
+	defer v.pace.want.Store(0)
+	last := v.pace.sectIn.Load()
+	tick := time.NewTicker(repl.ResyncStep * time.Millisecond)
+	defer tick.Stop()
+	var b []byte
+	for i := uint64(0); i < n; {
+		r.mu.Lock()
+		running := v.peer == p && v.m.S.Conn == state.VerifyS
+		if now := resyncConfig(v.diskOptions(), r.netOptions()); now != cfg {
+			cfg = now
+			ctl.Reconfigure(cfg)
+		}
+		r.mu.Unlock()
+		if !running {
+			return nil
+		}
+		in := v.pace.sectIn.Load()
+		number := ctl.Step(int(in - last))
+		last = in
+		v.pace.want.Store(int64(ctl.Rate()))
+		for ; number > 0 && i < n; number-- {
+			b = repl.BlockReq{Sector: i * 8, BlockID: i + 1, BlkSize: 4096}.Append(b[:0])
+			if err := p.data.Send(repl.POVRequest, b); err != nil {
+				return err
+			}
+			i++
+		}
+		if i < n {
+			<-tick.C
+		}
+	}
+	return nil
+}
+
 // appIO is the application's I/O on this node's disk so far (KiB): all
 // that was written and read (the application's, the peer's replicated
 // writes), less what the resync wrote and what this loop read for

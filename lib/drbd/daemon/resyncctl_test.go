@@ -111,3 +111,23 @@ func TestResyncGivesWayToApplication(t *testing.T) {
 	}
 	t.Logf("4 MiB at resync-rate 4M, c-min-rate 1M, with application writes: %v", took)
 }
+
+// TestVerifyPaced: online verify's requests are paced by the same
+// controller: 4 MiB at c-max-rate 2M take about two seconds.
+func TestVerifyPaced(t *testing.T) {
+	const size, maxKiB = 4 << 20, 2048
+	p := newPairSized(t, "C", "verify-alg sha1; ", "disk { c-max-rate 2M; }", size, size)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "new-current-uuid", "--clear-bitmap", "r0")
+	p.waitSynced()
+	start := time.Now()
+	p.ok(p.a, "verify", "r0")
+	testutil.WaitFor(t, 30*time.Second, "Online verify done", func() bool {
+		return strings.Contains(p.a.proc.Output(), "Online verify done")
+	})
+	took := time.Since(start)
+	if min := time.Duration(float64(size)/(maxKiB*1024)*float64(time.Second)) - 300*time.Millisecond; took < min {
+		t.Errorf("verify of 4 MiB at c-max-rate 2M took %v, at least %v expected", took, min)
+	}
+	t.Logf("verify of 4 MiB at c-max-rate 2M: %v", took)
+}
