@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -70,9 +71,9 @@ type CLI struct {
 	ShModParms       noRes      `cmd:"" name:"sh-mod-parms" help:"Print the minor_count module parameter."`
 	ShNop            noRes      `cmd:"" name:"sh-nop" help:"Check the configuration and do nothing."`
 	ShBPri           res        `cmd:"" name:"sh-b-pri" help:"Promote if become-primary-on names this node."`
-	DiskOptions      res        `cmd:"" name:"disk-options" help:"Apply the configured disk options to running volumes."`
-	NetOptions       res        `cmd:"" name:"net-options" help:"Apply the configured net options to a running resource."`
-	ResourceOptions  res        `cmd:"" name:"resource-options" help:"Apply the configured resource options."`
+	DiskOptions      optsRes    `cmd:"" name:"disk-options" help:"Change disk options (--name=value) of running volumes; adjust applies the configured ones."`
+	NetOptions       optsRes    `cmd:"" name:"net-options" help:"Change net options (--name=value) of a running resource; adjust applies the configured ones."`
+	ResourceOptions  optsRes    `cmd:"" name:"resource-options" help:"Change resource options (--name=value); adjust applies the configured ones."`
 
 	BeforeResyncTarget res `cmd:"" name:"before-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
 	AfterResyncTarget  res `cmd:"" name:"after-resync-target" hidden:"" help:"Run the handler of that name (called by godrbd)."`
@@ -140,6 +141,34 @@ type statusRes struct {
 
 func (r *statusRes) Run(k *kong.Context, c *CLI) error {
 	return run(k, c, r.Resources, flag(r.JSON || r.OutputAs == "json", "json", nil))
+}
+
+// optsRes takes drbdsetup's options to change, --name=value, before or
+// among the resources (drbdadm disk-options --resync-rate=10M r0).
+type optsRes struct {
+	Args []string `arg:"" passthrough:"" name:"option-or-resource" help:"--name=value options to change, and RES, RES/VNR, minor-N or all."`
+}
+
+func (r *optsRes) Run(k *kong.Context, c *CLI) error {
+	var res []string
+	var f []api.Option
+	// kong splits --name=value in two: take the words as written.
+	args := adm.Legacy(os.Args[1:])
+	for i, a := range args {
+		if a == k.Selected().Name {
+			args = args[i+1:]
+			break
+		}
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--") {
+			n, v, _ := strings.Cut(a[2:], "=")
+			f = append(f, api.Option{Name: n, Value: v})
+		} else {
+			res = append(res, a)
+		}
+	}
+	return run(k, c, res, f)
 }
 
 type noRes struct{}

@@ -98,6 +98,13 @@ type runner struct {
 type step struct {
 	req   *api.Request
 	stage int
+	// fallback: drbdadm's drbdmeta step after a drbdsetup step that
+	// found no minor; godrbd answers both from the first request, so it
+	// is only printed (dry run).
+	fallback bool
+	// quiet: messages are not shown (check-resize's resize); a failure
+	// still ends the command with its code.
+	quiet bool
 }
 
 func (r *runner) errf(format string, args ...any) {
@@ -411,11 +418,29 @@ func (r *runner) fn(ctx context.Context, res *conf.Resource, vol *conf.Volume) (
 		return 0, nil
 	}
 	for _, s := range reqs {
-		if code, err := r.send(ctx, s.req); err != nil || code != 0 {
+		if code, err := r.sendStep(ctx, s); err != nil || code != 0 {
 			return code, err
 		}
 	}
 	return 0, nil
+}
+
+// sendStep sends one step (prints it in a dry run), after its kind.
+func (r *runner) sendStep(ctx context.Context, s step) (exitcode.Code, error) {
+	if s.fallback && r.o.DryRun == 0 {
+		return 0, nil
+	}
+	if s.quiet && r.o.DryRun == 0 {
+		stderr := r.o.Stderr
+		r.o.Stderr = io.Discard
+		defer func() { r.o.Stderr = stderr }()
+		code, err := r.send(ctx, s.req)
+		if code, ok := CodeOf(err); ok {
+			return code, nil
+		}
+		return code, err
+	}
+	return r.send(ctx, s.req)
 }
 
 // runDeferred runs the steps of up, stage by stage; after a failure the
@@ -434,7 +459,7 @@ func (r *runner) runDeferred(ctx context.Context) (exitcode.Code, error) {
 				r.errf("%s: %s %s: skipped due to earlier error\n", progName(), s.req.Op, s.req.Resource)
 				continue
 			}
-			code, err := r.send(ctx, s.req)
+			code, err := r.sendStep(ctx, s)
 			if err != nil {
 				return 0, err
 			}

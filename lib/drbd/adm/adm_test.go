@@ -54,7 +54,7 @@ func startFake(t *testing.T, rundir string, answer func(req *api.Request) (any, 
 	}
 	f := &fakeGodrbd{}
 	s := ipc.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, op := range []string{api.OpPrimary, api.OpRole, api.OpNewResource, api.OpNewMinor, api.OpApplyAL, api.OpAttach, api.OpConnect, api.OpDown} {
+	for _, op := range []string{api.OpPrimary, api.OpRole, api.OpNewResource, api.OpNewMinor, api.OpApplyAL, api.OpAttach, api.OpConnect, api.OpDown, api.OpShow} {
 		s.Handle(op, func(ctx context.Context, c *ipc.Call) (any, error) {
 			var req api.Request
 			if err := c.Decode(&req); err != nil {

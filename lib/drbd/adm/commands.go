@@ -165,6 +165,17 @@ func addrArgs(res *conf.Resource) []string {
 
 func one(q *api.Request) []step { return []step{{req: q}} }
 
+// withMetaFallback: `op MINOR`, then drbdmeta's `op` on the meta data,
+// which drbdadm runs when the minor does not exist (invalidate, outdate,
+// dstate, get-gi, show-gi). godrbd answers both from the first request
+// (from the running volume, else from the meta data), so the second is
+// only printed in a dry run.
+func withMetaFallback(op string) func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+	return func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		return []step{{req: r.req(op, res, vol, minorArg(vol))}, {req: r.req(op, res, vol, metaArgs(vol)...), fallback: true}}, 0
+	}
+}
+
 // perVolume: `op MINOR` (drbdadm's adm_generic with a volume).
 func perVolume(op string) func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
 	return func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
@@ -264,7 +275,7 @@ func init() {
 	def(c)
 
 	c = std("invalidate", "Discard the local data: full sync from the peer.")
-	c.Steps = perVolume(api.OpInvalidate)
+	c.Steps = withMetaFallback(api.OpInvalidate)
 	def(c)
 
 	c = std("invalidate-remote", "Discard the peer's data: full sync to the peer.")
@@ -273,7 +284,7 @@ func init() {
 	def(c)
 
 	c = std("outdate", "Mark the local data as Outdated.")
-	c.Steps = perVolume(api.OpOutdate)
+	c.Steps = withMetaFallback(api.OpOutdate)
 	def(c)
 
 	c = std("resize", "Grow the device to the size of the backing disks.")
@@ -296,8 +307,12 @@ func init() {
 	}
 	def(c)
 
+	// check-resize is drbdadm's resize with its messages silenced, then
+	// the record of the backing device's size.
 	c = std("check-resize", "Remember the current size of the backing disk.")
-	c.Steps = perVolume(api.OpCheckResize)
+	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
+		return []step{{req: r.req(api.OpResize, res, vol, minorArg(vol)), quiet: true}, {req: r.req(api.OpCheckResize, res, vol, minorArg(vol))}}, 0
+	}
 	def(c)
 
 	c = std("verify", "Start an online verify.")
@@ -316,9 +331,16 @@ func init() {
 	c.Steps = perVolume(api.OpResumeSync)
 	def(c)
 
-	c = &Command{Name: "adjust", Help: "Make the running resource match the configuration.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true}
+	// adjust asks godrbd what runs (drbdsetup show) and takes only the
+	// steps that differ (adjust.go), in up's stages.
+	c = &Command{Name: "adjust", Help: "Make the running resource match the configuration.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true, Deferred: true}
 	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		return one(r.req(api.OpAdjust, res, nil, res.Name)), 0
+		have, err := r.running(context.Background(), res)
+		if err != nil {
+			r.errf("%s: %v\n", res.Name, err)
+			return nil, ExitExec
+		}
+		return r.adjustSteps(res, have, AdjustActions(Resource(r.cfg, res), have)), 0
 	}
 	def(c)
 
@@ -330,13 +352,19 @@ func init() {
 	for _, n := range []struct{ name, op, help string }{
 		{"role", api.OpRole, "Print the roles: local/peer."},
 		{"cstate", api.OpCState, "Print the connection state."},
-		{"dstate", api.OpDState, "Print the disk states: local/peer."},
-		{"get-gi", api.OpGetGI, "Print the generation identifiers."},
-		{"show-gi", api.OpShowGI, "Explain the generation identifiers."},
 		{"wait-sync", api.OpWaitSync, "Wait until no resync runs."},
 	} {
 		c = std(n.name, n.help)
 		c.Steps = perVolume(n.op)
+		def(c)
+	}
+	for _, n := range []struct{ name, op, help string }{
+		{"dstate", api.OpDState, "Print the disk states: local/peer."},
+		{"get-gi", api.OpGetGI, "Print the generation identifiers."},
+		{"show-gi", api.OpShowGI, "Explain the generation identifiers."},
+	} {
+		c = std(n.name, n.help)
+		c.Steps = withMetaFallback(n.op)
 		def(c)
 	}
 
@@ -376,28 +404,22 @@ func init() {
 	}
 	def(c)
 
-	c = std("disk-options", "Apply the configured disk options to the running volume.")
+	// disk-options, net-options and resource-options pass only options
+	// given on the command line, as drbdadm's (godrbdadm takes none yet):
+	// the configured options are applied by adjust (--set-defaults and
+	// all of them).
+	c = std("disk-options", "Change disk options of the running volume (adjust applies the configured ones).")
+	c.Steps = perVolume(api.OpDiskOptions)
+	def(c)
+
+	c = &Command{Name: "net-options", Help: "Change net options of the running resource (adjust applies the configured ones).", ResNameRequired: true, VerifyIPs: true, NeedPeer: true}
 	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		q := r.req(api.OpDiskOptions, res, vol, minorArg(vol))
-		q.Options = opts(vol.DiskOptions)
-		return one(q), 0
+		return one(r.req(api.OpNetOptions, res, nil, addrArgs(res)...)), 0
 	}
 	def(c)
 
-	c = &Command{Name: "net-options", Help: "Apply the configured net options to the running resource.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true}
-	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		q := r.req(api.OpNetOptions, res, nil, addrArgs(res)...)
-		q.Options = opts(res.Net)
-		return one(q), 0
-	}
-	def(c)
-
-	c = &Command{Name: "resource-options", Help: "Apply the configured resource options.", ResNameRequired: true}
-	c.Steps = func(r *runner, res *conf.Resource, vol *conf.Volume) ([]step, exitcode.Code) {
-		q := r.req(api.OpResourceOptions, res, nil, res.Name)
-		q.Options = opts(res.ResOptions)
-		return one(q), 0
-	}
+	c = &Command{Name: "resource-options", Help: "Change resource options (adjust applies the configured ones).", ResNameRequired: true}
+	c.Steps = perResource(api.OpResourceOptions)
 	def(c)
 
 	// sh-b-pri: promote if this node is named in become-primary-on (or

@@ -62,7 +62,6 @@ const (
 	OpResourceOptions  = "resource-options"  // resource: change resource options
 	OpDelMinor         = "del-minor"         // volume
 	OpDelResource      = "del-resource"      // resource
-	OpAdjust           = "adjust"            // resource: make the running resource match Config (create, attach, connect, change options as needed)
 )
 
 // Option is one `name value` of a drbd.conf option section.

@@ -14,7 +14,11 @@ package api
 //	connect             RES LOCAL PEER                net options; flags discard-my-data, tentative
 //	disconnect          LOCAL PEER
 //	down, status        RES
-//	adjust              RES                           (the whole Config is the wanted state)
+//	show                RES (no Config)               reply: Running as JSON (godrbdadm adjust compares it with the file)
+//	resource-options    RES [--set-defaults]          resource options
+//	disk-options        MINOR [--set-defaults]        disk options
+//	net-options         LOCAL PEER [--set-defaults]   net options (--set-defaults: the options given replace all)
+//	del-minor           MINOR
 //	primary             MINOR                         flag force
 //	detach              MINOR                         flag force
 //	resize              MINOR                         option size (from the configuration) or flag size; flags assume-peer-has-space, assume-clean

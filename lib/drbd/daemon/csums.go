@@ -85,6 +85,7 @@ func (p *peerLink) inSync(sector uint64, size uint32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v := p.v
+	v.rsAnswered(size)
 	if v.rsInFlight > 0 {
 		v.rsInFlight--
 	}

@@ -67,7 +67,7 @@ func (d *Daemon) Serve(ctx context.Context, ready func()) error {
 		api.OpCheckResize, api.OpNewCurrentUUID, api.OpRole, api.OpCState, api.OpDState, api.OpStatus,
 		api.OpWaitConnect, api.OpWaitSync, api.OpProc, api.OpCreateMD, api.OpDumpMD, api.OpWipeMD, api.OpGetGI,
 		api.OpShowGI, api.OpDiskOptions, api.OpNetOptions, api.OpResourceOptions, api.OpDelMinor,
-		api.OpDelResource, api.OpAdjust} {
+		api.OpDelResource, api.OpShow} {
 		s.Handle(op, d.handle)
 	}
 	go d.procLoop(ctx)
@@ -110,6 +110,7 @@ func (d *Daemon) handle(ctx context.Context, call *ipc.Call) (any, error) {
 	if rep == nil {
 		rep = &api.Reply{}
 	}
+	d.record(&q)
 	d.procChanged()
 	return rep, nil
 }
@@ -174,8 +175,8 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 		}
 		d.res[q.Resource] = newResource(d, q.Config)
 		return nil, nil
-	case api.OpAdjust:
-		return d.adjust(ctx, q)
+	case api.OpShow:
+		return d.show(q)
 	}
 	r := d.resource(q.Resource)
 	if r == nil {
@@ -269,50 +270,6 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 		return nil, nil
 	}
 	return nil, ipc.Errorf(ipc.CodeBadRequest, exitcode.DrbdUsage, "%s: not supported by godrbd", q.Op)
-}
-
-// adjust brings a resource to its configuration: create it, its minors,
-// attach the disks and connect, as far as each is missing.
-func (d *Daemon) adjust(ctx context.Context, q *api.Request) (*api.Reply, error) {
-	if q.Config == nil {
-		return nil, api.Failure(q.Resource, api.ErrInvalidRequest)
-	}
-	if _, err := d.dispatch(ctx, &api.Request{Op: api.OpNewResource, Resource: q.Resource, Config: q.Config}); err != nil {
-		return nil, err
-	}
-	r := d.resource(q.Resource)
-	for i := range q.Config.Volumes {
-		vol := &q.Config.Volumes[i]
-		vnr, minor := vol.VNR, vol.Minor
-		r.mu.Lock()
-		v := r.vols[vnr]
-		r.mu.Unlock()
-		if v == nil {
-			if err := r.newMinor(&api.Request{Resource: q.Resource, Volume: &vnr, Minor: &minor}); err != nil {
-				return nil, err
-			}
-			r.mu.Lock()
-			v = r.vols[vnr]
-			r.mu.Unlock()
-		}
-		r.mu.Lock()
-		attached := v.disk != nil
-		r.mu.Unlock()
-		if !attached {
-			if err := v.attach(&api.Request{Options: vol.DiskOptions}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	r.mu.Lock()
-	netConf := r.netConf
-	r.mu.Unlock()
-	if !netConf && q.Config.Peer != nil {
-		if err := r.connect(&api.Request{Options: q.Config.Net}); err != nil {
-			return nil, err
-		}
-	}
-	return nil, nil
 }
 
 // procLoop keeps <rundir>/proc current.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -594,10 +593,9 @@ func (v *Volume) startResync() {
 		runs = append(runs, repl.Run{Start: start, N: n})
 		return true
 	})
-	rate := resyncRate(v.diskOptions())
 	csums, _ := opt(v.r.cfg.Net, "csums-alg")
 	request := func() {
-		if err := v.requestResync(p, runs, rate, csums); err != nil {
+		if err := v.resyncLoop(p, runs, csums); err != nil {
 			p.close()
 		}
 	}
@@ -615,99 +613,13 @@ func (v *Volume) startResync() {
 	}
 }
 
-// Resync requests: at most rsWindow of rsReqSize bytes in flight
-// (DRBD's max-bio-size); with csums-alg, requests of rsCsumReqSize, the
-// unit that moves when one of its blocks differs.
+// Resync requests are at most rsReqSize (DRBD's max-bio-size;
+// resyncctl.go paces them); with csums-alg, rsCsumReqSize, the unit that
+// moves when one of its blocks differs.
 const (
 	rsReqSize     = 1 << 20
 	rsCsumReqSize = 128 << 10
-	rsWindow      = 8
 )
-
-// requestResync is the sync target's request loop: it asks the source
-// for every block of runs, keeping rsWindow requests in flight, no
-// faster than rate bytes a second, and waits while the resync is paused
-// (pause-sync here or on the peer).
-func (v *Volume) requestResync(p *peerLink, runs []repl.Run, rate float64, csums string) error {
-	r := v.r
-	sum := csumReq(v, csums)
-	start := time.Now()
-	var sent float64
-	var b []byte
-	var id uint64
-	per := uint64(rsReqSize / 4096)
-	if csums != "" {
-		per = rsCsumReqSize / 4096
-	}
-	for _, run := range runs {
-		for blk := run.Start; blk < run.Start+run.N; blk += per {
-			n := min(per, run.Start+run.N-blk)
-			r.mu.Lock()
-			for v.peer == p && (v.rsInFlight >= rsWindow || v.m.S.UserIsp || v.peerState.UserIsp || v.peerState.AftrIsp) {
-				r.cond.Wait()
-			}
-			if v.peer != p || v.m.S.Conn != state.SyncTarget && v.m.S.Conn != state.PausedSyncT || !v.rsBegin(p, blk, n) {
-				r.mu.Unlock()
-				return nil
-			}
-			v.rsInFlight++
-			r.mu.Unlock()
-			if rate > 0 {
-				if ahead := time.Duration(sent/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
-					time.Sleep(ahead)
-				}
-			}
-			id++
-			q := repl.BlockReq{Sector: blk * 8, BlockID: id, BlkSize: uint32(n * 4096)}
-			b = q.Append(b[:0])
-			if d := sum(q); d != nil {
-				if err := p.data.Send(repl.PCsumRSRequest, b, d); err != nil {
-					return err
-				}
-				sent += float64(n * 4096) // resync-rate counts what is checked, as DRBD
-				continue
-			}
-			if err := p.data.Send(repl.PRSDataRequest, b); err != nil {
-				return err
-			}
-			sent += float64(n * 4096)
-		}
-	}
-	return nil
-}
-
-// resyncRate is the resync speed limit in bytes a second from the disk
-// options: resync-rate when c-plan-ahead is 0 (the fixed-rate
-// controller), else c-max-rate; 0 = no limit. Plain numbers are KiB/s,
-// with k, M or G suffixes as in drbd.conf.
-func resyncRate(opts []api.Option) float64 {
-	kib := func(s string) float64 {
-		mult := 1.0
-		switch {
-		case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
-			s = s[:len(s)-1]
-		case strings.HasSuffix(s, "M"), strings.HasSuffix(s, "m"):
-			s, mult = s[:len(s)-1], 1024
-		case strings.HasSuffix(s, "G"), strings.HasSuffix(s, "g"):
-			s, mult = s[:len(s)-1], 1024*1024
-		}
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil || n < 0 {
-			return 0
-		}
-		return n * mult * 1024
-	}
-	if pa, ok := opt(opts, "c-plan-ahead"); ok && pa == "0" {
-		if v, ok := opt(opts, "resync-rate"); ok {
-			return kib(v)
-		}
-		return 250 * 1024 // DRBD 8.4's default resync-rate
-	}
-	if v, ok := opt(opts, "c-max-rate"); ok {
-		return kib(v)
-	}
-	return 0
-}
 
 func (v *Volume) resyncDone() {
 	target := v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT
@@ -871,6 +783,7 @@ func (p *peerLink) receive() error {
 				}
 			}
 			if h.Cmd == repl.PRSDataReply || h.Cmd == repl.PNegRSDReply {
+				v.rsAnswered(uint32(len(block)))
 				r.mu.Lock()
 				if v.rsInFlight > 0 {
 					v.rsInFlight--

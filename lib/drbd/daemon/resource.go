@@ -30,6 +30,8 @@ type Resource struct {
 	vols    map[int]*Volume
 	netConf bool
 	net     *netState
+	resOpts applied // resource options as applied (show.go)
+	netOpts applied // net options as applied (show.go)
 }
 
 // Volume is one volume (minor) of a resource.
@@ -54,6 +56,9 @@ type Volume struct {
 	rxBitmap   []byte      // the peer's bitmap while it arrives
 	rsTotal    uint64      // bits to resync when the resync started
 	rsInFlight int         // resync requests sent and not answered
+	pace       resyncPace  // the sync target's request pacing (resyncctl.go)
+	diskOpts   applied     // disk options as applied (show.go)
+	diskAt     api.Volume  // the disk as attached (show.go)
 	peerState  state.State // the peer's last reported state (its view)
 	resyncing  bool
 	// the states the meta data was last written with while attached
@@ -271,6 +276,9 @@ func (v *Volume) obj() string { return strconv.Itoa(v.minor) }
 
 // diskOptions are the volume's disk options from the configuration.
 func (v *Volume) diskOptions() []api.Option {
+	if v.diskOpts.set {
+		return v.diskOpts.opts // as applied by attach and disk-options (show.go)
+	}
 	if cv := v.r.cfg.Volume(v.vnr); cv != nil {
 		return cv.DiskOptions
 	}

@@ -76,6 +76,7 @@ type PeerDeviceStatus struct {
 	BarriersReceived     uint64  `json:"godrbd-barriers-received"`
 	ResyncTotal          uint64  `json:"godrbd-resync-total,omitempty"` // KiB to resync when the resync started
 	ResyncSameCsum       uint64  `json:"godrbd-resync-same-csum"`       // 4 KiB blocks csums-alg found equal
+	ResyncWant           int64   `json:"godrbd-resync-want,omitempty"`  // the resync controller's rate on the sync target, KiB/s (/proc/drbd's want:)
 }
 
 // connName maps 8.4 connection states to DRBD 9's names, as
@@ -133,6 +134,7 @@ func (r *Resource) status() Status {
 		if v.syncing() {
 			pd.HasSyncDetails = true
 			pd.ResyncTotal = v.rsTotal * 4
+			pd.ResyncWant = v.pace.want.Load()
 		}
 		var sus []string
 		if s.UserIsp {
@@ -272,7 +274,7 @@ func (d *Daemon) procText() string {
 					bar = strings.Repeat("=", x-1) + ">" + strings.Repeat(".", 20-x)
 				}
 				fmt.Fprintf(&t, "\t[%s] sync'ed:%3d.%d%% (%d/%d)K\n", bar, per/10, per%10, left, total)
-				fmt.Fprintf(&t, "\tfinish: 0:00:00 speed: 0 (0) K/sec\n")
+				t.WriteString(v.procSpeed(left, total))
 			}
 			lines = append(lines, line{v.minor, t.String()})
 		}

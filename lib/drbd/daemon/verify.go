@@ -64,13 +64,8 @@ func (v *Volume) startVerify() {
 		return
 	}
 	go func() {
-		var b []byte
-		for i := uint64(0); i < n; i++ {
-			b = repl.BlockReq{Sector: i * 8, BlockID: i + 1, BlkSize: 4096}.Append(b[:0])
-			if err := p.data.Send(repl.POVRequest, b); err != nil {
-				p.close()
-				return
-			}
+		if err := v.verifyLoop(p, n); err != nil {
+			p.close()
 		}
 	}()
 }
@@ -86,6 +81,7 @@ func (v *Volume) verifyReply(q repl.BlockReq, theirs []byte) {
 		mine, err = v.digest(blk)
 	}
 	r := v.r
+	v.rsAnswered(q.BlkSize)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if v.m.S.Conn != state.VerifyS || v.bm == nil {

@@ -90,3 +90,28 @@ func (c *ResyncController) Step(sectIn int) int {
 	c.inFlight += number * 8
 	return number
 }
+
+// Hold accounts for sectIn sectors completed since the last step when
+// the caller requests nothing this step (the resync is throttled for
+// application I/O): nothing is planned, the rate shows 0.
+func (c *ResyncController) Hold(sectIn int) {
+	c.inFlight = max(c.inFlight-sectIn, 0)
+	c.rate = 0
+}
+
+// Reconfigure changes the options of a running resync (disk-options,
+// adjust): a new planning horizon starts an empty plan; the amount in
+// flight is kept.
+func (c *ResyncController) Reconfigure(cfg ResyncConfig) {
+	if max(cfg.CPlanAhead, 0) != len(c.plan) {
+		c.plan, c.head, c.total = make([]int, max(cfg.CPlanAhead, 0)), 0, 0
+	}
+	c.cfg = cfg
+}
+
+// ShouldSlowDown is DRBD's drbd_rs_should_slow_down: with application
+// I/O on the disk (appBusy) the resync gives way while it runs faster
+// than c-min-rate (KiB/s); c-min-rate 0 never throttles.
+func ShouldSlowDown(cMinRate, syncRate int, appBusy bool) bool {
+	return cMinRate > 0 && appBusy && syncRate > cMinRate
+}
