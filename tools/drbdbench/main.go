@@ -436,7 +436,8 @@ func benchPair(bin, dir, proto string, size int64, fioSize, runtime string) (res
 	text := fmt.Sprintf(`global { disable-ip-verification; usage-count no; }
 resource r0 {
   protocol %s;
-  disk { c-plan-ahead 0; resync-rate 4G; }  # the resync unlimited (4 GiB/s, DRBD's largest)
+  disk { c-plan-ahead 0; resync-rate 4G; }  # the resync unlimited (4 GiB/s, DRBD's largest,
+  net { max-buffers 131072; }               # and no cap per 100 ms step from max-buffers/2)
   on alice { device /dev/drbd0; disk %s; address 127.0.0.1:%d; meta-disk internal; }
   on bob   { device /dev/drbd0; disk %s; address 127.0.0.2:%d; meta-disk internal; }
 }
