@@ -333,6 +333,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p := &peerLink{r: r, v: v, dc: dc, mc: mc, data: repl.NewConn(dc), meta: repl.NewConn(mc), active: ns.active, ackTimeout: ns.ackTimeout}
 	keepAlive(dc, ns.pingInt)
 	keepAlive(mc, ns.pingInt)
+	setBuffers(dc, ns.opts)
 	stop := context.AfterFunc(ctx, p.close)
 	defer stop()
 	defer p.close()

@@ -2,13 +2,18 @@ package daemon
 
 import (
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/linux-ha-go/ha/lib/drbd/api"
+	"github.com/linux-ha-go/ha/lib/drbd/conf"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
+	"golang.org/x/sys/unix"
 )
 
 // The streamed write path: the NBD server hands a write's payload over
@@ -282,5 +287,38 @@ func (p *peerLink) lost(writes []repl.Extent) {
 	if n > 0 {
 		v.writeBitmap()
 		v.r.d.Log.Info("writes not yet on the peer's stable storage marked out of sync", "resource", v.r.name, "minor", v.minor, "writes", len(writes), "KiB", n*4)
+	}
+}
+
+// setBuffers applies net { sndbuf-size; rcvbuf-size } to the data
+// socket; 0, DRBD's default, leaves the kernel's autotuning. As root the
+// sizes are forced past net.core.wmem_max/rmem_max, as DRBD's kernel
+// sockets are not bound by them.
+func setBuffers(c net.Conn, opts []api.Option) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	for _, o := range []struct {
+		name         string
+		plain, force int
+	}{{"sndbuf-size", unix.SO_SNDBUF, unix.SO_SNDBUFFORCE}, {"rcvbuf-size", unix.SO_RCVBUF, unix.SO_RCVBUFFORCE}} {
+		s, ok := opt(opts, o.name)
+		if !ok {
+			continue
+		}
+		n, ok := conf.ParseNumber(s, '1')
+		if !ok || n <= 0 {
+			continue
+		}
+		rc.Control(func(fd uintptr) {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o.force, int(n)) != nil {
+				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o.plain, int(n))
+			}
+		})
 	}
 }
