@@ -193,14 +193,15 @@ func (w *streamWrite) short() bool { return w.pos != w.n }
 // when both are durable, on whichever goroutine finishes last.
 func (d *device) FlushAsync(done func(error)) {
 	v := d.v
-	if v.viaPeer() {
-		done(v.flushViaPeer())
-		return
-	}
 	v.r.mu.Lock()
+	viaPeer := v.m.S.Role == state.Primary && !v.localUpToDate() // peerread.go
 	link := v.link()
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
 	v.r.mu.Unlock()
+	if viaPeer {
+		done(v.flushViaPeer())
+		return
+	}
 	if !ok {
 		done(v.flushLocal())
 		return
