@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // TestBenchAgainstNbdkit compares this server with nbdkit's file plugin
@@ -135,16 +137,10 @@ func nbdkit(t *testing.T, img string, extra ...string) func(sock string) func() 
 		if out, err := exec.Command("nbdkit", args...).CombinedOutput(); err != nil {
 			t.Fatalf("nbdkit: %v %s", err, out)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, err := os.Stat(pid); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("nbdkit did not write its pid file")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testutil.WaitFor(t, 10*time.Second, "nbdkit writing its pid file", func() bool {
+			_, err := os.Stat(pid)
+			return err == nil
+		})
 		return func() {
 			b, _ := os.ReadFile(pid)
 			p, _ := strconv.Atoi(strings.TrimSpace(string(b)))

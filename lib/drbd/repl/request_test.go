@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // failDisk is a memDisk whose reads at one offset fail.
@@ -122,17 +124,9 @@ func TestReadsNegReplyAndConnectionLoss(t *testing.T) {
 		t.Fatalf("the connection did not survive a NegDReply: %v", err)
 	}
 	closePeer()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := reads.Read(ctx, data, make([]byte, 4096), 0)
-		if errors.Is(err, ErrClosed) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reads after the peer went: %v, want ErrClosed", err)
-		}
-		time.Sleep(10 * time.Millisecond) // polling for the receive loop to notice
-	}
+	testutil.WaitFor(t, 10*time.Second, "reads failing with ErrClosed after the peer went", func() bool {
+		return errors.Is(reads.Read(ctx, data, make([]byte, 4096), 0), ErrClosed)
+	})
 }
 
 // TestNegRSDReply: a resync request the source cannot serve is reported

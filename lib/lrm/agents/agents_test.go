@@ -17,6 +17,8 @@ import (
 
 	"github.com/linux-ha-go/ha/lib/exitcode"
 	"github.com/linux-ha-go/ha/lib/lrm"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 func abs(t testing.TB, p string) string {
@@ -592,16 +594,10 @@ func TestSystemdBusWithoutSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("dbus-daemon did not create its socket")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, "dbus-daemon creating its socket", func() bool {
+		_, err := os.Stat(sock)
+		return err == nil
+	})
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+sock)
 	r := hbtestOCF(t)
 	r.Dirs.SystemdRun = dir // pretend systemd booted the machine
@@ -677,23 +673,20 @@ func TestTimeoutLeavesNoProcess(t *testing.T) {
 	if len(pids) != 3 {
 		t.Fatalf("pids %q", pids)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var left []string
+	var left []string
+	testutil.WaitFor(t, 5*time.Second, "every process of the agent gone", func() bool {
+		left = left[:0]
 		for _, s := range pids {
 			pid, _ := strconv.Atoi(s)
 			if p, _ := ps.FindProcess(pid); p != nil && !zombie(pid) {
 				left = append(left, s+" "+p.Executable())
 			}
 		}
-		if len(left) == 0 {
-			break
+		if len(left) > 0 {
+			t.Logf("left behind: %v", left)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("left behind: %v", left)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(left) == 0
+	})
 }
 
 func TestMegabytesOfOutput(t *testing.T) {

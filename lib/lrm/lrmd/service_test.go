@@ -14,6 +14,7 @@ import (
 	"github.com/linux-ha-go/ha/lib/ipc"
 	"github.com/linux-ha-go/ha/lib/lrm"
 	"github.com/linux-ha-go/ha/lib/lrm/agents"
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 // startDaemon serves a real executor with the test agents on a socket.
@@ -111,23 +112,20 @@ func TestServiceEndToEnd(t *testing.T) {
 	}
 	failedCall := ev.Result.CallID
 	// wait until several more monitors ran, then check none was reported
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, 10*time.Second, "three more runs of the recurring monitor", func() bool {
 		var rs []Resource
 		if err := c.Call(ctx, OpResources, nil, &rs); err != nil {
 			t.Fatal(err)
 		}
-		if last := rs[0].History.Last["monitor_100"]; last != nil && last.CallID >= failedCall+3 {
-			if last.RC != 7 || !last.LastRCChange.Equal(ev.Result.Start) {
-				t.Fatalf("history %+v", last)
-			}
-			break
+		last := rs[0].History.Last["monitor_100"]
+		if last == nil || last.CallID < failedCall+3 {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the recurring monitor stopped running")
+		if last.RC != 7 || !last.LastRCChange.Equal(ev.Result.Start) {
+			t.Fatalf("history %+v", last)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	})
 	select {
 	case ev := <-events:
 		t.Fatalf("an unchanged result was reported again: %+v", ev.Result)

@@ -13,6 +13,8 @@ import (
 
 	ps "github.com/mitchellh/go-ps"
 	"pgregory.net/rapid"
+
+	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
 func script(t *testing.T, body string) string {
@@ -27,29 +29,27 @@ func script(t *testing.T, body string) string {
 // pidsIn reads the PIDs a test script wrote, one a line.
 func pidsIn(t *testing.T, file string) []int {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var out []int
+	testutil.WaitFor(t, 5*time.Second, "PIDs in "+file, func() bool {
 		b, _ := os.ReadFile(file)
-		var out []int
+		out = out[:0]
 		for _, f := range strings.Fields(string(b)) {
 			if n, err := strconv.Atoi(f); err == nil {
 				out = append(out, n)
 			}
 		}
-		if len(out) > 0 || time.Now().After(deadline) {
-			return out
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(out) > 0
+	})
+	return out
 }
 
 // waitGone polls go-ps until none of pids is a live process (zombies of
 // reaped orphans vanish within moments).
 func waitGone(t *testing.T, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var left []int
+	var left []int
+	testutil.WaitFor(t, 5*time.Second, "every process gone", func() bool {
+		left = left[:0]
 		for _, pid := range pids {
 			p, err := ps.FindProcess(pid)
 			if err != nil {
@@ -59,14 +59,11 @@ func waitGone(t *testing.T, pids []int) {
 				left = append(left, pid)
 			}
 		}
-		if len(left) == 0 {
-			return
+		if len(left) > 0 {
+			t.Logf("left behind: %v", left)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("processes left behind after the timeout: %v", left)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(left) == 0
+	})
 }
 
 func isZombie(pid int) bool {
