@@ -155,7 +155,7 @@ func loopDevice(t *testing.T, size int64) string {
 	}
 	out, err := exec.Command("losetup", "-f", "--show", p).Output()
 	if err != nil {
-		t.Skipf("losetup: %v", err)
+		t.Fatalf("losetup (root, util-linux installed): %v", err)
 	}
 	dev := strings.TrimSpace(string(out))
 	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })

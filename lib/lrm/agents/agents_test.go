@@ -253,7 +253,7 @@ func TestFilesystemOnLoop(t *testing.T) {
 	}
 	out, err := sh("losetup -f --show " + img)
 	if err != nil {
-		t.Skipf("no loop device available here: %v %s", err, out)
+		t.Fatalf("losetup (root, util-linux installed): %v %s", err, out)
 	}
 	loop := strings.TrimSpace(out)
 	t.Cleanup(func() {
