@@ -113,7 +113,12 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return nil
 	}
-	node := func() *NodeInfo {
+	// node is the node named by the first argument, with k arguments
+	// needed (what they are, for the message); nil after saying why.
+	node := func(k int, what string) *NodeInfo {
+		if !need(k, what) {
+			return nil
+		}
 		n := find(pos[0])
 		if n == nil {
 			fmt.Fprintln(stderr, "Error. May be due to incorrect node name")
@@ -145,10 +150,7 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return clOK
 	case "nodestatus":
-		if !need(1, "node name") {
-			return clParam
-		}
-		n := node()
+		n := node(1, "node name")
 		if n == nil {
 			return clParam
 		}
@@ -162,10 +164,7 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return clOK
 	case "nodetype":
-		if !need(1, "node name") {
-			return clParam
-		}
-		n := node()
+		n := node(1, "node name")
 		if n == nil {
 			return clParam
 		}
@@ -176,10 +175,7 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return clOK
 	case "nodeweight", "nodesite":
-		if !need(1, "node name") {
-			return clParam
-		}
-		if node() == nil {
+		if node(1, "node name") == nil {
 			return clParam
 		}
 		if sub == "nodeweight" {
@@ -189,10 +185,7 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return clOK
 	case "listhblinks":
-		if !need(1, "node name") {
-			return clParam
-		}
-		n := node()
+		n := node(1, "node name")
 		if n == nil {
 			return clParam
 		}
@@ -208,10 +201,7 @@ func ClStatus(stdout, stderr io.Writer, args []string, src ClSource) int {
 		}
 		return clOK
 	case "hblinkstatus":
-		if !need(2, "node name and link name") {
-			return clParam
-		}
-		n := node()
+		n := node(2, "node name and link name")
 		if n == nil {
 			return clParam
 		}
