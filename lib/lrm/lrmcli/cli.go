@@ -342,11 +342,16 @@ type ClassesCmd struct {
 
 // Run lists.
 func (c *ClassesCmd) Run(g *cli.Globals) error {
+	return listNames(g, lrmd.OpClasses, "classes", c.OutputAs)
+}
+
+// listNames prints the list of names the daemon answers to op.
+func listNames(g *cli.Globals, op, what string, format printer.Format) error {
 	var out names
-	if err := call(g, lrmd.OpClasses, nil, &out); err != nil {
+	if err := call(g, op, nil, &out); err != nil {
 		return err
 	}
-	return printer.Print(os.Stdout, c.OutputAs, "classes", out)
+	return printer.Print(os.Stdout, format, what, out)
 }
 
 // ProvidersCmd lists providers.
@@ -356,11 +361,7 @@ type ProvidersCmd struct {
 
 // Run lists.
 func (c *ProvidersCmd) Run(g *cli.Globals) error {
-	var out names
-	if err := call(g, lrmd.OpProviders, nil, &out); err != nil {
-		return err
-	}
-	return printer.Print(os.Stdout, c.OutputAs, "providers", out)
+	return listNames(g, lrmd.OpProviders, "providers", c.OutputAs)
 }
 
 // RegisterCmd registers a resource.
