@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
-	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
 
 // export is a volume's NBD export, served while the volume is Primary.
@@ -172,103 +170,19 @@ func (v *Volume) flushLocal() error {
 // markOutOfSync records blocks the peer does not have (r.mu held); the
 // bitmap reaches the disk before the write is acknowledged.
 func (v *Volume) markOutOfSync(off int64, n int) {
-	if v.bm == nil {
-		return
-	}
-	first := uint64(off) / 4096
-	last := (uint64(off) + uint64(n) - 1) / 4096
-	if v.bm.SetRange(first, last-first+1) > 0 {
+	if v.setOutOfSync(off, n) > 0 {
 		v.writeBitmap()
 	}
 }
 
-// write is an application write: the local disk, then the peer as the
-// protocol says; when the peer cannot have it, its blocks are marked out
-// of sync.
-func (v *Volume) write(p []byte, off int64) error {
-	if v.viaPeer() { // a Primary without UpToDate data of its own (peerread.go)
-		return v.writeViaPeer(p, off)
+// setOutOfSync sets the bits of a byte range in the bitmap in memory
+// (r.mu held) and returns how many were not set before.
+func (v *Volume) setOutOfSync(off int64, n int) uint64 {
+	if v.bm == nil || n <= 0 {
+		return 0
 	}
-	v.ioMu.Lock()
-	defer v.ioMu.Unlock()
-	v.r.mu.Lock()
-	if off < 0 || off+int64(len(p)) > v.size {
-		v.r.mu.Unlock()
-		return fmt.Errorf("godrbd: write beyond the end of the device")
-	}
-	if v.disk == nil || v.m.S.Role != state.Primary || v.m.S.Disk != state.UpToDate {
-		v.r.mu.Unlock()
-		return ErrNoData
-	}
-	if err := v.alBegin(off, len(p)); err != nil {
-		v.r.mu.Unlock()
-		return err
-	}
-	defer v.alEnd(off, len(p))
-	link := v.link()
-	s := v.m.S
-	replicate := link != nil && link.sender != nil && s.Conn >= state.Connected && s.PDsk >= state.Inconsistent
-	if !replicate {
-		v.markOutOfSync(off, len(p))
-	}
-	v.r.mu.Unlock()
-	if !replicate {
-		return v.writeLocal(p, off)
-	}
-	// The local write and the replication run side by side, as DRBD
-	// submits both at once; the writer is answered when both are done
-	// (ioMu keeps writes in one order on both disks).
-	localErr := make(chan error, 1)
-	go func() { localErr <- v.writeLocal(p, off) }()
-	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
-	err := link.sender.Write(ctx, off, p, false)
-	cancel()
-	if lerr := <-localErr; lerr != nil {
-		return lerr
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		// The peer did not answer in timeout × ko-count: drop it.
-		v.r.d.Log.Warn("peer did not acknowledge a write in time; dropping the connection", "resource", v.r.name, "timeout", link.ackTimeout)
-		link.close()
-	}
-	if err != nil {
-		v.r.d.Log.Warn("replication failed; blocks marked out of sync", "resource", v.r.name, "offset", off, "error", err)
-		v.r.mu.Lock()
-		v.markOutOfSync(off, len(p))
-		v.r.mu.Unlock()
-		return nil
-	}
-	v.ns.Add(uint64(len(p)) / 1024)
-	return nil
-}
-
-// flush makes the writes durable here and, connected, on the peer (a
-// barrier the peer acknowledges after its own flush).
-func (v *Volume) flush() error {
-	if v.viaPeer() { // a Primary without UpToDate data of its own (peerread.go)
-		return v.flushViaPeer()
-	}
-	v.r.mu.Lock()
-	link := v.link()
-	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
-	v.r.mu.Unlock()
-	if !ok {
-		return v.flushLocal()
-	}
-	// The local flush and the peer's barrier run side by side; the
-	// flush is answered when both are done.
-	localErr := make(chan error, 1)
-	go func() { localErr <- v.flushLocal() }()
-	ctx, cancel := context.WithTimeout(context.Background(), link.ackTimeout)
-	err := link.sender.Flush(ctx)
-	cancel()
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			link.close()
-		}
-		v.r.d.Log.Warn("remote flush failed", "resource", v.r.name, "error", err)
-	}
-	return <-localErr
+	first, last := blocksOf(off, n)
+	return v.bm.SetRange(first, last-first+1)
 }
 
 func extents(off int64, n int) (uint32, uint32) {

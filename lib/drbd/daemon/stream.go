@@ -45,6 +45,9 @@ type streamWrite struct {
 	err     error // the local disk's error
 	done    func(error)
 	ack     func(error) // s.pieceAcked, bound once
+	// rmwLocked: the write holds pio.rmw's read lock (BeginWrite) and
+	// releases it when it completes.
+	rmwLocked bool
 }
 
 // streamWrites keeps finished writes for reuse (New is set in init: the
@@ -59,11 +62,10 @@ func init() {
 	}
 }
 
-// BeginWrite checks and prepares a write as write() does: the activity
-// log holds its extents until it completes.
-// Writes of partial sectors (read-modify-write, align.go) and writes of
-// a Primary without UpToDate data of its own (through the peer,
-// peerread.go) go whole through WriteAt.
+// BeginWrite starts a streamed write. Writes of partial sectors
+// (read-modify-write, align.go) and writes of a Primary without UpToDate
+// data of its own (through the peer, peerread.go) go whole through
+// WriteAt instead.
 func (d *device) BeginWrite(off int64, n int, fua bool) (nbd.PieceWriter, error) {
 	v := d.v
 	if off%512 != 0 || n%512 != 0 {
@@ -78,16 +80,27 @@ func (d *device) BeginWrite(off int64, n int, fua bool) (nbd.PieceWriter, error)
 		v.pio.rmw.mu.RUnlock()
 		return nil, nil
 	}
-	if off < 0 || off+int64(n) > v.size {
+	w, err := v.startWrite(off, n, fua)
+	if err != nil {
 		v.pio.rmw.mu.RUnlock()
+		return nil, err
+	}
+	w.rmwLocked = true
+	return w, nil
+}
+
+// startWrite checks and prepares an application write of n bytes at off
+// (r.mu held): the activity log holds its extents until it completes,
+// and when the peer cannot have it its blocks are marked out of sync
+// first.
+func (v *Volume) startWrite(off int64, n int, fua bool) (*streamWrite, error) {
+	if off < 0 || off+int64(n) > v.size {
 		return nil, fmt.Errorf("godrbd: write beyond the end of the device")
 	}
 	if v.disk == nil || v.m.S.Role != state.Primary || v.m.S.Disk != state.UpToDate {
-		v.pio.rmw.mu.RUnlock()
 		return nil, ErrNoData
 	}
 	if err := v.alBegin(off, n); err != nil {
-		v.pio.rmw.mu.RUnlock()
 		return nil, err
 	}
 	link := v.link()
@@ -98,11 +111,29 @@ func (d *device) BeginWrite(off int64, n int, fua bool) (nbd.PieceWriter, error)
 		link = nil
 	}
 	w := streamWrites.Get().(*streamWrite)
-	w.v, w.link, w.off, w.n, w.pos, w.fua, w.replicate = v, link, off, n, 0, fua, replicate
+	w.v, w.link, w.off, w.n, w.pos, w.fua, w.replicate, w.rmwLocked = v, link, off, n, 0, fua, replicate, false
 	w.err, w.done = nil, nil
 	w.lost.Store(false)
 	w.pending.Store(1)
 	return w, nil
+}
+
+// write is an application write taken whole (read-modify-write, trim,
+// the pieces of a large write): as a streamed write of one piece.
+func (v *Volume) write(p []byte, off int64) error {
+	if v.viaPeer() { // a Primary without UpToDate data of its own (peerread.go)
+		return v.writeViaPeer(p, off)
+	}
+	v.r.mu.Lock()
+	w, err := v.startWrite(off, len(p), false)
+	v.r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	w.Piece(p)
+	w.End(false, func(err error) { done <- err })
+	return <-done
 }
 
 // Piece sends the piece to the peer and writes it here, in that order,
@@ -166,7 +197,9 @@ func (w *streamWrite) End(short bool, done func(error)) {
 func (w *streamWrite) finish() {
 	v := w.v
 	v.alEnd(w.off, w.n)
-	defer v.pio.rmw.mu.RUnlock()
+	if w.rmwLocked {
+		defer v.pio.rmw.mu.RUnlock()
+	}
 	if w.lost.Load() || w.short() {
 		// The peer may not have all of it: resync those blocks later.
 		if w.lost.Load() {
@@ -191,8 +224,16 @@ func (w *streamWrite) short() bool { return w.pos != w.n }
 // FlushAsync flushes the local disk and, connected, closes the epoch
 // with a barrier the peer acknowledges after its own flush; done runs
 // when both are durable, on whichever goroutine finishes last.
-func (d *device) FlushAsync(done func(error)) {
-	v := d.v
+func (d *device) FlushAsync(done func(error)) { d.v.flushAsync(done) }
+
+// flush makes the writes durable here and, connected, on the peer.
+func (v *Volume) flush() error {
+	done := make(chan error, 1)
+	v.flushAsync(func(err error) { done <- err })
+	return <-done
+}
+
+func (v *Volume) flushAsync(done func(error)) {
 	v.r.mu.Lock()
 	viaPeer := v.m.S.Role == state.Primary && !v.localUpToDate() // peerread.go
 	link := v.link()
@@ -273,17 +314,9 @@ func (p *peerLink) lost(writes []repl.Extent) {
 	v := p.v
 	v.r.mu.Lock()
 	defer v.r.mu.Unlock()
-	if v.bm == nil {
-		return
-	}
 	n := uint64(0)
 	for _, w := range writes {
-		if w.Len <= 0 {
-			continue
-		}
-		first := uint64(w.Off) / 4096
-		last := (uint64(w.Off) + uint64(w.Len) - 1) / 4096
-		n += v.bm.SetRange(first, last-first+1)
+		n += v.setOutOfSync(w.Off, w.Len)
 	}
 	if n > 0 {
 		v.writeBitmap()
