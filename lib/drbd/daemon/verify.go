@@ -2,10 +2,6 @@ package daemon
 
 import (
 	"bytes"
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"fmt"
 	"hash"
 	"hash/crc32"
@@ -24,18 +20,13 @@ import (
 // verifyHash maps net { verify-alg } to a digest.
 func verifyHash(alg string) (func() hash.Hash, error) {
 	switch alg {
-	case "md5":
-		return md5.New, nil
-	case "sha1":
-		return sha1.New, nil
-	case "sha256":
-		return sha256.New, nil
-	case "sha512":
-		return sha512.New, nil
 	case "crc32c":
 		return func() hash.Hash { return crc32.New(crc32.MakeTable(crc32.Castagnoli)) }, nil
 	case "crc32":
 		return func() hash.Hash { return crc32.NewIEEE() }, nil
+	}
+	if h, err := repl.HMACFunc(alg); err == nil { // md5, sha1, sha256, sha512
+		return h, nil
 	}
 	return nil, fmt.Errorf("verify-alg %q is not supported (use crc32c, sha1, sha256, sha512 or md5)", alg)
 }

@@ -318,78 +318,58 @@ func (s *Sender) complete(id uint64, err error) {
 func (s *Sender) Acks() error {
 	for {
 		h, p, err := s.meta.Recv()
+		if err == nil {
+			err = s.ack(h.Cmd, p)
+		}
 		if err != nil {
 			s.fail(err)
 			return err
 		}
-		switch h.Cmd {
-		case PRecvAck, PWriteAck, PNegAck:
-			a, err := DecodeBlockAck(p)
-			if err != nil {
-				s.fail(err)
-				return err
-			}
-			var werr error
-			if h.Cmd == PNegAck {
-				werr = fmt.Errorf("drbd: peer failed to write sector %d", a.Sector)
-			}
-			s.complete(a.BlockID, werr)
-		case PRSWriteAck, PNegRSDReply:
-			a, err := DecodeBlockAck(p)
-			if err != nil {
-				s.fail(err)
-				return err
-			}
-			if h.Cmd == PRSWriteAck && s.OnResyncAck != nil {
-				s.OnResyncAck(a.Sector, a.BlkSize)
-			}
-			if h.Cmd == PNegRSDReply && s.OnNegRSDReply != nil {
-				s.OnNegRSDReply(a.Sector, a.BlkSize)
-			}
-		case PRSIsInSync:
-			a, err := DecodeBlockAck(p)
-			if err != nil {
-				s.fail(err)
-				return err
-			}
-			if s.OnInSync != nil {
-				s.OnInSync(a.Sector, a.BlkSize)
-			}
-		case PNegDReply:
-			a, err := DecodeBlockAck(p)
-			if err != nil {
-				s.fail(err)
-				return err
-			}
-			if s.OnNegDReply != nil {
-				s.OnNegDReply(a)
-			}
-		case PBarrierAck:
-			b, err := DecodeBarrierAck(p)
-			if err != nil {
-				s.fail(err)
-				return err
-			}
-			s.mu.Lock()
-			p, ok := s.bwait[b.Barrier]
-			delete(s.bwait, b.Barrier)
-			s.barrierAcked(b.Barrier)
-			s.mu.Unlock()
-			if ok && p.done != nil {
-				p.done(nil)
-			}
-		case PPing:
-			if err := s.meta.Send(PPingAck); err != nil {
-				s.fail(err)
-				return err
-			}
-		case PPingAck:
-		default:
-			err := fmt.Errorf("drbd: unexpected %s on the meta socket", h.Cmd)
-			s.fail(err)
+	}
+}
+
+// ack handles one packet of the meta socket.
+func (s *Sender) ack(cmd Cmd, p []byte) error {
+	switch cmd {
+	case PRecvAck, PWriteAck, PNegAck, PRSWriteAck, PNegRSDReply, PRSIsInSync, PNegDReply:
+		a, err := DecodeBlockAck(p)
+		if err != nil {
 			return err
 		}
+		switch {
+		case cmd == PNegAck:
+			s.complete(a.BlockID, fmt.Errorf("drbd: peer failed to write sector %d", a.Sector))
+		case cmd == PRecvAck || cmd == PWriteAck:
+			s.complete(a.BlockID, nil)
+		case cmd == PRSWriteAck && s.OnResyncAck != nil:
+			s.OnResyncAck(a.Sector, a.BlkSize)
+		case cmd == PNegRSDReply && s.OnNegRSDReply != nil:
+			s.OnNegRSDReply(a.Sector, a.BlkSize)
+		case cmd == PRSIsInSync && s.OnInSync != nil:
+			s.OnInSync(a.Sector, a.BlkSize)
+		case cmd == PNegDReply && s.OnNegDReply != nil:
+			s.OnNegDReply(a)
+		}
+	case PBarrierAck:
+		b, err := DecodeBarrierAck(p)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		w, ok := s.bwait[b.Barrier]
+		delete(s.bwait, b.Barrier)
+		s.barrierAcked(b.Barrier)
+		s.mu.Unlock()
+		if ok && w.done != nil {
+			w.done(nil)
+		}
+	case PPing:
+		return s.meta.Send(PPingAck)
+	case PPingAck:
+	default:
+		return fmt.Errorf("drbd: unexpected %s on the meta socket", cmd)
 	}
+	return nil
 }
 
 // Receive is the Secondary's side: it applies P_DATA to the backend and
