@@ -64,6 +64,33 @@ type fileStorage struct{ *os.File }
 // Sync is fdatasync: the data and the size, not the timestamps.
 func (f fileStorage) Sync() error { return unix.Fdatasync(int(f.Fd())) }
 
+// WriteAtSync writes p at off with RWF_DSYNC: durable when it returns,
+// like a write followed by fdatasync, but only p's range is written back
+// first. With internal meta data the file also holds the device's data,
+// and an fdatasync of the whole file would wait for every dirty page of
+// it: on a sequential write that made each activity-log transaction
+// (one every 4 MiB) cost milliseconds.
+func (f fileStorage) WriteAtSync(p []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pwritev2(int(f.Fd()), [][]byte{p}, off, unix.RWF_DSYNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+			break // an old kernel: write, then fdatasync
+		}
+		if err == nil && n < len(p) {
+			err = io.ErrShortWrite
+		}
+		return n, err
+	}
+	n, err := f.WriteAt(p, off)
+	if err != nil {
+		return n, err
+	}
+	return n, f.Sync()
+}
+
 // NewDeviceOn opens meta data on any storage (tests use it to simulate
 // crashes).
 func newDeviceOn(s storage, path string, idx Index, size uint64) (*Device, error) {
@@ -96,6 +123,24 @@ func deviceSize(f *os.File) (uint64, error) {
 func (d *Device) Close() error { return d.f.Close() }
 
 func (d *Device) sync() error { return d.f.Sync() }
+
+// writeSync writes one block durably: only its range is synced where the
+// storage can do that (WriteAtSync), else the whole file.
+func (d *Device) writeSync(b []byte, off uint64) error {
+	ws, ok := d.f.(interface {
+		WriteAtSync(p []byte, off int64) (int, error)
+	})
+	if !ok {
+		if err := d.writeAt(b, off); err != nil {
+			return err
+		}
+		return d.sync()
+	}
+	if _, err := ws.WriteAtSync(b, int64(off)); err != nil {
+		return fmt.Errorf("%s: write at %d: %w", d.Path, off, err)
+	}
+	return nil
+}
 
 func (d *Device) writeAt(b []byte, off uint64) error {
 	_, err := d.f.WriteAt(b, int64(off))
@@ -190,10 +235,7 @@ func (d *Device) Create(force bool) (*SuperBlock, error) {
 // WriteSuper writes the super block and syncs it: one 4 KiB write whose
 // data lies in its first sector, so it is atomic.
 func (d *Device) WriteSuper(s *SuperBlock) error {
-	if err := d.writeAt(s.Encode(), d.Layout.MDOffset); err != nil {
-		return err
-	}
-	return d.sync()
+	return d.writeSync(s.Encode(), d.Layout.MDOffset)
 }
 
 // Wipe destroys the meta data (wipe-md): like drbdmeta, it zeroes the
@@ -289,10 +331,7 @@ func (d *Device) ReadAL(s *SuperBlock) ([]byte, error) {
 // WriteALBlock writes one AL transaction block (at off inside the AL
 // area) and syncs it; it must reach the disk before the writes it covers.
 func (d *Device) WriteALBlock(block []byte, off uint64) error {
-	if err := d.writeAt(block, d.Layout.ALOffset+off); err != nil {
-		return err
-	}
-	return d.sync()
+	return d.writeSync(block, d.Layout.ALOffset+off)
 }
 
 // MarkUnclean records that the activity log is in use (the Primary is
