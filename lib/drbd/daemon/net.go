@@ -648,6 +648,32 @@ func (p *peerLink) resyncAcked(sector uint64, size uint32) {
 	}
 }
 
+// receivePiece is the part of a large received block written at once,
+// while the rest still arrives: the peer's write then ends soon after
+// the last byte, not a whole block's write later.
+const receivePiece = 256 << 10
+
+// receiveBlock reads a streamed block from the data socket piece by
+// piece and writes each piece as it arrives. err is the connection's
+// error; werr the disk's first error, after which the rest is still
+// read but not written.
+func (v *Volume) receiveBlock(c *repl.Conn, block []byte, off int64) (werr, err error) {
+	for pos := 0; pos < len(block); {
+		k := receivePiece
+		if len(block)-pos < 2*receivePiece {
+			k = len(block) - pos
+		}
+		if err := c.ReadInto(block[pos : pos+k]); err != nil {
+			return werr, err
+		}
+		if werr == nil {
+			werr = v.writeLocal(block[pos:pos+k], off+int64(pos))
+		}
+		pos += k
+	}
+	return werr, nil
+}
+
 // receive reads the data socket: state packets, bitmaps, writes of the
 // Primary, resync requests and replies.
 func (p *peerLink) receive() error {
@@ -655,8 +681,19 @@ func (p *peerLink) receive() error {
 	var ack, rep, buf []byte
 	var epochWrites uint32
 	for {
-		h, b, err := p.data.Recv()
+		h, err := p.data.RecvHeader()
 		if err != nil {
+			return err
+		}
+		b := p.data.Buffer(int(h.Length))
+		// A large write's block is read as it is written (streamed):
+		// here only its data header.
+		streamed := (h.Cmd == repl.PData || h.Cmd == repl.PRSDataReply) && len(b) >= repl.DataHeaderSize+2*receivePiece
+		n := len(b)
+		if streamed {
+			n = repl.DataHeaderSize
+		}
+		if err := p.data.ReadInto(b[:n]); err != nil {
 			return err
 		}
 		v := p.v
@@ -762,7 +799,14 @@ func (p *peerLink) receive() error {
 				}
 			}
 			v.peerWroteAlone(h.Cmd, d.Sector, len(block))
-			werr := v.writeLocal(block, int64(d.Sector)*512)
+			var werr error
+			if streamed {
+				if werr, err = v.receiveBlock(p.data, block, int64(d.Sector)*512); err != nil {
+					return err
+				}
+			} else {
+				werr = v.writeLocal(block, int64(d.Sector)*512)
+			}
 			if werr == nil && d.DPFlags&(repl.DPFUA|repl.DPFlush) != 0 {
 				werr = v.flushLocal()
 			}

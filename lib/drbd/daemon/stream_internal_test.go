@@ -1,11 +1,19 @@
 package daemon
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
+	"testing/iotest"
 
 	"github.com/linux-ha-go/ha/lib/drbd/api"
+	"github.com/linux-ha-go/ha/lib/drbd/nbd"
+	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,5 +56,74 @@ func TestSetBuffers(t *testing.T) {
 		if c.snd != 0 && (snd != c.snd || rcv != c.rcv) {
 			t.Errorf("%v: SO_SNDBUF %d SO_RCVBUF %d, want %d and %d", c.opts, snd, rcv, c.snd, c.rcv)
 		}
+	}
+}
+
+// TestReceiveBlock: a large block read from the data socket in pieces
+// and written as they arrive lands whole at its offset, whatever the
+// size; a connection that ends inside the block is the connection's
+// error; after a disk error the rest of the block is still consumed,
+// so the next packet is read from the right place.
+func TestReceiveBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "disk")
+	if err := os.WriteFile(path, make([]byte, 4<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	disk, err := nbd.OpenDirect(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	d := New("/nonexistent", "bob", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := newResource(d, &api.Resource{Name: "r0", Local: &api.Endpoint{Node: "bob"}, Peer: &api.Endpoint{Node: "alice"}})
+	v := &Volume{r: r, disk: disk}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{2 * receivePiece, 2*receivePiece + 4096, 1 << 20, 3*receivePiece - 512, 5*receivePiece + 512} {
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = byte(rng.Uint32())
+		}
+		off := int64(rng.IntN(4<<20-n)) &^ 511
+		c := repl.NewConn(struct {
+			io.Reader
+			io.Writer
+		}{iotest.HalfReader(bytes.NewReader(payload)), io.Discard})
+		werr, err := v.receiveBlock(c, c.Buffer(n), off)
+		if werr != nil || err != nil {
+			t.Fatalf("%d bytes: %v, %v", n, werr, err)
+		}
+		got := make([]byte, n)
+		if _, err := disk.ReadAt(got, off); err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("%d bytes at %d: not on the disk as sent (%v)", n, off, err)
+		}
+	}
+	// The connection ends a byte short.
+	n := 1 << 20
+	c := repl.NewConn(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(make([]byte, n-1)), io.Discard})
+	if _, err := v.receiveBlock(c, c.Buffer(n), 0); err == nil {
+		t.Fatal("a block cut short was taken whole")
+	}
+	// The disk fails: the block is still read to its end.
+	ro, err := nbd.OpenFile(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	v.disk = ro
+	next := []byte("next packet")
+	c = repl.NewConn(struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(append(make([]byte, n), next...)), io.Discard})
+	werr, err := v.receiveBlock(c, c.Buffer(n), 0)
+	if werr == nil || err != nil {
+		t.Fatalf("read-only disk: write error %v, connection error %v", werr, err)
+	}
+	rest := make([]byte, len(next))
+	if err := c.ReadInto(rest); err != nil || !bytes.Equal(rest, next) {
+		t.Fatalf("after the failed block the stream reads %q, %v", rest, err)
 	}
 }

@@ -57,20 +57,37 @@ func (c *Conn) Send(cmd Cmd, parts ...[]byte) error {
 
 // Recv reads one packet.
 func (c *Conn) Recv() (Header, []byte, error) {
-	h, err := ReadHeader(c.r)
+	h, err := c.RecvHeader()
 	if err != nil {
 		return h, nil, err
 	}
-	if cap(c.rbuf) < int(h.Length) {
-		// A data packet's block follows its 24-byte header: aligned
-		// there, it can go to the disk with direct I/O as it is.
-		c.rbuf = iobuf.Offset(int(h.Length), dataHeaderSize)
-	}
-	p := c.rbuf[:h.Length]
-	if _, err := io.ReadFull(c.r, p); err != nil {
+	p := c.Buffer(int(h.Length))
+	if err := c.ReadInto(p); err != nil {
 		return h, nil, err
 	}
 	return h, p, nil
+}
+
+// RecvHeader reads only a packet's header: the caller then reads its
+// payload, all of it, into Buffer with ReadInto (at once or in pieces),
+// before the next packet.
+func (c *Conn) RecvHeader() (Header, error) { return ReadHeader(c.r) }
+
+// Buffer is the reusable receive buffer, n bytes long (valid until the
+// next Recv or Buffer).
+func (c *Conn) Buffer(n int) []byte {
+	if cap(c.rbuf) < n {
+		// A data packet's block follows its 24-byte header: aligned
+		// there, it can go to the disk with direct I/O as it is.
+		c.rbuf = iobuf.Offset(n, dataHeaderSize)
+	}
+	return c.rbuf[:n]
+}
+
+// ReadInto reads len(p) bytes of the current payload.
+func (c *Conn) ReadInto(p []byte) error {
+	_, err := io.ReadFull(c.r, p)
+	return err
 }
 
 // HandshakeConfig is what the handshake needs from the net section.

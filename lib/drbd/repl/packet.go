@@ -389,6 +389,9 @@ const (
 
 const dataHeaderSize = 24
 
+// DataHeaderSize is the size of p_data's header, before the block.
+const DataHeaderSize = dataHeaderSize
+
 func (d DataHeader) Append(b []byte) []byte {
 	be := binary.BigEndian
 	b = be.AppendUint64(b, d.Sector)
