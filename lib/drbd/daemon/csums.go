@@ -50,9 +50,6 @@ func csumReq(v *Volume, alg string) func(q repl.BlockReq) []byte {
 // marks the block in sync and answers P_RS_IS_IN_SYNC; false means the
 // data must be sent.
 func (p *peerLink) sameCsum(v *Volume, q repl.BlockReq, theirs []byte) (bool, error) {
-	if q.BlkSize > 1<<20 {
-		return false, fmt.Errorf("drbd: CsumRSRequest of %d bytes", q.BlkSize)
-	}
 	p.r.mu.Lock()
 	alg, _ := opt(p.r.cfg.Net, "csums-alg")
 	p.r.mu.Unlock()

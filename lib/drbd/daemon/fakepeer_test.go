@@ -21,6 +21,7 @@ import (
 type fakePeer struct {
 	dc, mc     net.Conn
 	data, meta *repl.Conn
+	devSize    int64 // alice's device, bytes
 }
 
 // acceptFake waits for alice (the active side: she dials) to open her
@@ -104,6 +105,21 @@ func dataHash(t *testing.T, n *node) [32]byte {
 	return sha256.Sum256(b[:size])
 }
 
+// afterData is the 4 KiB of a node's backing file right after its data
+// area: where a write past the end of the device would land.
+func afterData(t *testing.T, n *node) string {
+	t.Helper()
+	b, err := os.ReadFile(n.disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := n.status().Devices[0].Size * 1024
+	if size+4096 > int64(len(b)) {
+		t.Fatalf("device size %d, backing file %d bytes", size, len(b))
+	}
+	return string(b[size : size+4096])
+}
+
 // TestLyingPeer: a peer that sends garbage, or lies about its UUIDs
 // and then sends writes, is disconnected, and alice's backing file does
 // not change.
@@ -114,23 +130,26 @@ func TestLyingPeer(t *testing.T) {
 		lie  func(t *testing.T, f *fakePeer, cur uint64)
 		want string // alice's cstate afterwards
 		log  string // a line in alice's log
+		// meta: alice's meta data stays as it was (no sync was decided
+		// that would write her bitmap).
+		meta bool
 	}{
 		{"garbage after the handshake", func(t *testing.T, f *fakePeer, cur uint64) {
 			junk := make([]byte, 8192)
 			rand.Read(junk)
 			f.dc.Write(junk)
-		}, "WFConnection", "connection lost"},
+		}, "WFConnection", "connection lost", false},
 		{"garbage packets", func(t *testing.T, f *fakePeer, cur uint64) {
 			junk := make([]byte, 100)
 			rand.Read(junk)
 			f.data.Send(repl.PUUIDs, junk[:7]) // too short
 			f.data.Send(repl.Cmd(0x7777), junk)
-		}, "WFConnection", "connection lost"},
+		}, "WFConnection", "connection lost", false},
 		{"unrelated UUIDs from an UpToDate Primary", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.sendParams(t, state.UUIDs{Current: 0x1234567890ABCDE0 | 1, Bitmap: 0xDEADBEEF00000000, History: [2]uint64{0xCAFE0000, 0xF00D0000}}, 512,
 				state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
 			f.sendWrites()
-		}, "StandAlone", "Unrelated data, aborting!"},
+		}, "StandAlone", "Unrelated data, aborting!", false},
 		{"history claims a newer generation then writes", func(t *testing.T, f *fakePeer, cur uint64) {
 			// The peer's history claims it once had alice's data; its
 			// bitmap UUID is nonsense and it is not Primary, yet it
@@ -138,12 +157,31 @@ func TestLyingPeer(t *testing.T) {
 			f.sendParams(t, state.UUIDs{Current: 0x0BADC0DE00000000, Bitmap: 0x0BADF00D00000000, History: [2]uint64{0x1111, cur}}, 0,
 				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
 			f.sendWrites()
-		}, "WFConnection", "protocol error"},
+		}, "WFConnection", "protocol error", false},
+		{"a Primary writing past the end of the device", func(t *testing.T, f *fakePeer, cur uint64) {
+			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
+				state.State{Role: state.Primary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
+			blk := make([]byte, 4096)
+			rand.Read(blk)
+			// Where the internal meta data begins, then one sector
+			// over the end.
+			end := uint64(f.devSize / 512)
+			for _, sector := range []uint64{end, end - 7} {
+				hdr := repl.DataHeader{Sector: sector, BlockID: 1, SeqNum: 1, DPFlags: repl.DPSendWriteAck}.Append(nil)
+				f.data.Send(repl.PData, hdr, blk)
+			}
+		}, "WFConnection", "outside the device", true},
+		{"a peer asking for blocks past the end", func(t *testing.T, f *fakePeer, cur uint64) {
+			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
+				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
+			req := repl.BlockReq{Sector: 1 << 60, BlockID: 1, BlkSize: 4096}.Append(nil)
+			f.data.Send(repl.PRSDataRequest, req)
+		}, "WFConnection", "outside the device", true},
 		{"same UUIDs then writes from a Secondary", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
 				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
 			f.sendWrites()
-		}, "WFConnection", "protocol error"},
+		}, "WFConnection", "protocol error", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -158,13 +196,14 @@ func TestLyingPeer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("get-gi: %q", gi)
 			}
-			before := dataHash(t, p.a)
+			before, meta := dataHash(t, p.a), afterData(t, p.a)
 
 			ln, err := net.Listen("tcp", "127.0.0.2:"+portOf(t, p.a.conf))
 			if err != nil {
 				t.Fatal(err)
 			}
 			f := acceptFake(t, ln)
+			f.devSize = p.a.status().Devices[0].Size * 1024
 			ln.Close() // alice's next attempts fail: she stays WFConnection
 			c.lie(t, f, cur)
 			testutil.WaitFor(t, 10*time.Second, "alice to drop the fake peer", func() bool {
@@ -178,6 +217,9 @@ func TestLyingPeer(t *testing.T) {
 			f.mc.Close()
 			if after := dataHash(t, p.a); after != before {
 				t.Error("the data on alice's backing file changed")
+			}
+			if got := afterData(t, p.a); c.meta && got != meta {
+				t.Error("the 4 KiB after alice's data area (her meta data) changed")
 			}
 			// A peer whose history names alice's current UUID claims a
 			// newer generation: alice, about to become its sync target,

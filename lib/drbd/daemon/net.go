@@ -791,6 +791,9 @@ func (p *peerLink) receive() error {
 			if err := v.peerMayWrite(h.Cmd); err != nil {
 				return err
 			}
+			if err := v.peerRange(h.Cmd, d.Sector, len(block)); err != nil {
+				return err
+			}
 			a := repl.BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block)), SeqNum: d.SeqNum}
 			if d.DPFlags&repl.DPSendReceiveAck != 0 {
 				ack = a.Append(ack[:0])
@@ -867,6 +870,9 @@ func (p *peerLink) receive() error {
 			if err != nil {
 				return err
 			}
+			if err := v.peerRange(h.Cmd, q.Sector, int(q.BlkSize)); err != nil {
+				return err
+			}
 			if h.Cmd == repl.PCsumRSRequest {
 				same, err := p.sameCsum(v, q, b[24:])
 				if err != nil {
@@ -876,9 +882,6 @@ func (p *peerLink) receive() error {
 					continue
 				}
 				h.Cmd = repl.PRSDataRequest
-			}
-			if q.BlkSize > 1<<20 {
-				return fmt.Errorf("drbd: %s of %d bytes", h.Cmd, q.BlkSize)
 			}
 			if cap(buf) < int(q.BlkSize) {
 				buf = iobuf.Aligned(int(q.BlkSize))
@@ -913,6 +916,9 @@ func (p *peerLink) receive() error {
 		case repl.POVRequest:
 			q, err := repl.DecodeBlockReq(b)
 			if err != nil {
+				return err
+			}
+			if err := v.peerRange(h.Cmd, q.Sector, int(q.BlkSize)); err != nil {
 				return err
 			}
 			if rep, err = p.answerVerify(v, q, rep); err != nil {

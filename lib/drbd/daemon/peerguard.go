@@ -30,3 +30,18 @@ func (v *Volume) peerMayWrite(cmd repl.Cmd) error {
 	}
 	return fmt.Errorf("drbd: protocol error: %s from a %s peer in state %s; dropping the connection, nothing written", cmd, v.peerState.Role, s.Conn)
 }
+
+// peerRange checks that a block the peer sends or asks for lies inside
+// the device, as DRBD's receiver checks it against the capacity: whole
+// sectors, at most DRBD's largest request, not beyond the end (where
+// the internal meta data would be). Anything else is a protocol error:
+// the connection is dropped, nothing is read or written.
+func (v *Volume) peerRange(cmd repl.Cmd, sector uint64, n int) error {
+	v.r.mu.Lock()
+	size := v.size
+	v.r.mu.Unlock()
+	if n < 0 || n%512 != 0 || n > repl.MaxBlock || sector > uint64(size)/512 || int64(sector)*512+int64(n) > size {
+		return fmt.Errorf("drbd: protocol error: %s for sector %d, %d bytes, outside the device (%d sectors); dropping the connection, nothing read or written", cmd, sector, n, size/512)
+	}
+	return nil
+}

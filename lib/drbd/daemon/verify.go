@@ -105,11 +105,9 @@ func (v *Volume) verifyDone() {
 	v.sendState() // the peer leaves VerifyT
 }
 
-// answerVerify is the VerifyT side: digest the block and reply.
+// answerVerify is the VerifyT side: digest the block and reply (its
+// range checked by peerRange).
 func (p *peerLink) answerVerify(v *Volume, q repl.BlockReq, rep []byte) ([]byte, error) {
-	if q.BlkSize > 1<<20 {
-		return rep, fmt.Errorf("drbd: OVRequest of %d bytes", q.BlkSize)
-	}
 	blk := iobuf.Aligned(int(q.BlkSize))
 	err := v.readLocal(blk, int64(q.Sector)*512)
 	var d []byte

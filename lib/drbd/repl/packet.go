@@ -34,6 +34,9 @@ const (
 // header (DRBD_MAX_BIO_SIZE) with room to spare.
 const MaxPayload = 1<<20 + 4096
 
+// MaxBlock is the largest block one request moves (DRBD_MAX_BIO_SIZE).
+const MaxBlock = 1 << 20
+
 // Cmd is a packet type.
 type Cmd uint16
 
