@@ -177,6 +177,12 @@ func TestLyingPeer(t *testing.T) {
 			req := repl.BlockReq{Sector: 1 << 60, BlockID: 1, BlkSize: 4096}.Append(nil)
 			f.data.Send(repl.PRSDataRequest, req)
 		}, "WFConnection", "outside the device", true},
+		{"a verify reply of 4 GiB", func(t *testing.T, f *fakePeer, cur uint64) {
+			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
+				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
+			rep := repl.BlockReq{Sector: 0, BlockID: 1, BlkSize: 1<<32 - 512}.Append(nil)
+			f.data.Send(repl.POVReply, append(rep, make([]byte, 32)...))
+		}, "WFConnection", "outside the device", true},
 		{"same UUIDs then writes from a Secondary", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
 				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})

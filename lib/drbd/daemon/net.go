@@ -929,6 +929,9 @@ func (p *peerLink) receive() error {
 			if err != nil {
 				return err
 			}
+			if err := v.peerRange(h.Cmd, q.Sector, int(q.BlkSize)); err != nil {
+				return err
+			}
 			v.verifyReply(q, b[24:])
 		case repl.PPing:
 			if err := p.meta.Send(repl.PPingAck); err != nil {
