@@ -482,6 +482,14 @@ func (p *peerLink) receiveSizes(b []byte) error {
 		return nil
 	}
 	if v.m.S.Conn < state.Connected {
+		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && v.size > 0 && peer < v.size && v.m.S.Disk >= state.Outdated {
+			// receive_sizes: never shrink a device with usable data
+			// while connecting; only an online resize may.
+			r.d.Log.Error("The peer's disk size is too small! Going StandAlone.", "resource", r.name, "minor", v.minor,
+				"peer-KiB", peer/1024, "device-KiB", v.size/1024)
+			v.step(state.Disconnect{Force: true})
+			return fmt.Errorf("drbd: the peer's disk (%d KiB) is smaller than the device (%d KiB)", peer/1024, v.size/1024)
+		}
 		target := v.diskSize
 		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
 			target = peer
@@ -501,7 +509,7 @@ func (p *peerLink) receiveSizes(b []byte) error {
 			return nil
 		}
 		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize && peer == target {
-			r.d.Log.Warn("the peer's disk is smaller: the device shrinks to its size", "resource", r.name, "minor", v.minor, "KiB", target/1024)
+			r.d.Log.Warn("the peer's disk is smaller: the device, which holds no usable data yet, takes its size", "resource", r.name, "minor", v.minor, "KiB", target/1024)
 		}
 		v.size = target
 		return nil

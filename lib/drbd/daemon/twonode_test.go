@@ -769,6 +769,30 @@ func TestDifferentSizes(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(out)) != fmt.Sprint(sb*1024) {
 		t.Errorf("nbdinfo --size: %q %v, want %d", out, err, sb*1024)
 	}
+
+	// bob comes back with a smaller disk: alice's device holds data, so
+	// it must not shrink while connecting (receive_sizes); she goes
+	// StandAlone and says why.
+	p.ok(p.b, "down", "r0")
+	if err := os.Remove(p.b.disk); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.b.disk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(p.b.disk, diskSize-4<<20)
+	p.ok(p.b, "create-md", "r0")
+	p.ok(p.b, "up", "r0")
+	p.waitState(p.a, "cstate", "StandAlone")
+	if !strings.Contains(p.a.proc.Output(), "The peer's disk size is too small!") {
+		t.Error("alice's log does not say the peer's disk is too small")
+	}
+	if got := p.a.status().Devices[0].Size; got != sa {
+		t.Errorf("alice's device is %d KiB after a smaller peer connected, was %d", got, sa)
+	}
+	if got := p.ok(p.a, "dstate", "r0"); !strings.HasPrefix(got, "UpToDate/") {
+		t.Errorf("alice's disk: %s", got)
+	}
 }
 
 // TestRestartKeepsState: after both daemons stop cleanly (SIGTERM) and
