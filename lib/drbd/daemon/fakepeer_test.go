@@ -183,6 +183,9 @@ func TestLyingPeer(t *testing.T) {
 			rep := repl.BlockReq{Sector: 0, BlockID: 1, BlkSize: 1<<32 - 512}.Append(nil)
 			f.data.Send(repl.POVReply, append(rep, make([]byte, 32)...))
 		}, "WFConnection", "outside the device", true},
+		{"sizes of 2 to the 63 bytes or more", func(t *testing.T, f *fakePeer, cur uint64) {
+			f.data.Send(repl.PSizes, repl.Sizes{DSize: 1 << 60, CSize: 1 << 60, MaxBioSize: 1 << 20}.Append(nil))
+		}, "WFConnection", "past 2^63", true},
 		{"same UUIDs then writes from a Secondary", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
 				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})

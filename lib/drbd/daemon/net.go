@@ -391,6 +391,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	p.sender.OnResyncAck = p.resyncAcked
 	p.sender.OnInSync = p.inSync
 	p.sender.OnLost = p.lost
+	p.sender.OnNegAck = p.negAck
 	p.sender.MaxEpoch = uint32(optInt(ns.opts, "max-epoch-size", 2048))
 	p.sender.OnNegDReply = p.reads.NegReply
 	p.sender.OnNegRSDReply = p.resyncFailed
@@ -513,8 +514,13 @@ func (v *Volume) sendState() {
 func (v *Volume) sendSizes() {
 	if p := v.link(); p != nil {
 		v.refreshAtConnect() // resize.go: report the disk's size as it is now
-		s := uint64(v.diskSize / 512)
-		p.data.Send(repl.PSizes, repl.Sizes{DSize: s, CSize: s, MaxBioSize: 1 << 20}.Append(nil))
+		s := repl.Sizes{DSize: uint64(v.diskSize / 512), CSize: uint64(v.diskSize / 512), MaxBioSize: 1 << 20}
+		if v.disk == nil {
+			// Diskless: no disk size, only the device's (as DRBD
+			// sends d_size 0 without a local disk).
+			s.DSize, s.CSize = 0, uint64(v.size/512)
+		}
+		p.data.Send(repl.PSizes, s.Append(nil))
 	}
 }
 
@@ -814,7 +820,9 @@ func (p *peerLink) receive() error {
 				werr = v.flushLocal()
 			}
 			v.nr.Add(uint64(len(block)) / 1024)
-			epochWrites++
+			if h.Cmd == repl.PData { // an epoch counts the Primary's writes only
+				epochWrites++
+			}
 			cmd := repl.Cmd(0)
 			switch {
 			case h.Cmd == repl.PRSDataReply && werr == nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -471,6 +472,10 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	if err != nil {
 		return err
 	}
+	const maxSect = math.MaxInt64 / 512
+	if s.DSize > maxSect || s.USize > maxSect || s.CSize > maxSect {
+		return fmt.Errorf("drbd: protocol error: P_SIZES with a size past 2^63 bytes (disk %d, user %d, current %d sectors)", s.DSize, s.USize, s.CSize)
+	}
 	r := p.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -493,6 +498,11 @@ func (p *peerLink) receiveSizes(b []byte) error {
 		target := v.diskSize
 		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
 			target = peer
+		}
+		if s.DSize == 0 && v.size > 0 {
+			// A peer without a disk: the device keeps its last agreed
+			// size (drbd_new_dev_size).
+			target = min(v.size, v.diskSize)
 		}
 		if u := v.grow.usize; u > 0 && u < target {
 			target = u // the disk section's size

@@ -324,6 +324,20 @@ func (p *peerLink) lost(writes []repl.Extent) {
 	}
 }
 
+// negAck marks out of sync a block the peer failed to write
+// (P_NEG_ACK), clamped to the device.
+func (p *peerLink) negAck(sector uint64, size uint32) {
+	v := p.v
+	v.r.mu.Lock()
+	defer v.r.mu.Unlock()
+	if sector >= uint64(v.size)/512 {
+		return
+	}
+	n := min(int64(size), v.size-int64(sector)*512)
+	v.r.d.Log.Warn("the peer failed to write a block; marked out of sync", "resource", v.r.name, "minor", v.minor, "sector", sector, "bytes", n)
+	v.markOutOfSync(int64(sector)*512, int(n))
+}
+
 // setBuffers applies net { sndbuf-size; rcvbuf-size } to the data
 // socket; 0, DRBD's default, leaves the kernel's autotuning. As root the
 // sizes are forced past net.core.wmem_max/rmem_max, as DRBD's kernel

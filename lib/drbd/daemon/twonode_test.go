@@ -770,6 +770,18 @@ func TestDifferentSizes(t *testing.T) {
 		t.Errorf("nbdinfo --size: %q %v, want %d", out, err, sb*1024)
 	}
 
+	// bob without a disk reconnects: alice's device keeps the agreed
+	// size (it must not grow to her whole disk).
+	p.ok(p.b, "detach", "r0")
+	p.ok(p.b, "disconnect", "r0")
+	p.ok(p.b, "connect", "r0")
+	p.waitState(p.a, "cstate", "Connected")
+	if got := p.a.status().Devices[0].Size; got != sa {
+		t.Errorf("alice's device is %d KiB after a diskless peer connected, was %d", got, sa)
+	}
+	p.ok(p.b, "attach", "r0")
+	p.waitSynced()
+
 	// bob comes back with a smaller disk: alice's device holds data, so
 	// it must not shrink while connecting (receive_sizes); she goes
 	// StandAlone and says why.

@@ -67,6 +67,11 @@ type Sender struct {
 	// log.
 	MaxEpoch uint32
 
+	// OnNegAck, if set, is called for each P_NEG_ACK: the peer failed
+	// to write that block, so the owner marks it out of sync (the
+	// write itself may have completed already, under protocols A and
+	// B, as DRBD's got_NegAck allows for).
+	OnNegAck func(sector uint64, size uint32)
 	// OnNegDReply, if set, is called for each P_NEG_DREPLY: the peer
 	// could not serve a P_DATA_REQUEST (see Reads.NegReply).
 	OnNegDReply func(a BlockAck)
@@ -338,6 +343,9 @@ func (s *Sender) ack(cmd Cmd, p []byte) error {
 		}
 		switch {
 		case cmd == PNegAck:
+			if s.OnNegAck != nil {
+				s.OnNegAck(a.Sector, a.BlkSize)
+			}
 			s.complete(a.BlockID, fmt.Errorf("drbd: peer failed to write sector %d", a.Sector))
 		case cmd == PRecvAck || cmd == PWriteAck:
 			s.complete(a.BlockID, nil)
@@ -356,6 +364,17 @@ func (s *Sender) ack(cmd Cmd, p []byte) error {
 			return err
 		}
 		s.mu.Lock()
+		// As DRBD's tl_release: the ack must name the oldest epoch
+		// not acknowledged yet, with its number of writes; anything
+		// else would release writes the peer may not have.
+		if len(s.closed) == 0 || s.closed[0].nr != b.Barrier || int(b.SetSize) != len(s.closed[0].writes) {
+			want, n := uint32(0), 0
+			if len(s.closed) > 0 {
+				want, n = s.closed[0].nr, len(s.closed[0].writes)
+			}
+			s.mu.Unlock()
+			return fmt.Errorf("drbd: protocol error: P_BARRIER_ACK for barrier %d with %d writes, expected barrier %d with %d", b.Barrier, b.SetSize, want, n)
+		}
 		w, ok := s.bwait[b.Barrier]
 		delete(s.bwait, b.Barrier)
 		s.barrierAcked(b.Barrier)
@@ -405,7 +424,9 @@ func Receive(data, meta *Conn, b Backend, onResync func(sector uint64, size uint
 			if werr == nil && d.DPFlags&(DPFUA|DPFlush) != 0 {
 				werr = b.Flush()
 			}
-			epochWrites++
+			if h.Cmd == PData { // an epoch counts the Primary's writes only
+				epochWrites++
+			}
 			cmd := Cmd(0)
 			switch {
 			case h.Cmd == PRSDataReply && werr == nil:
