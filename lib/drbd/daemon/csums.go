@@ -82,17 +82,20 @@ func (p *peerLink) inSync(sector uint64, size uint32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v := p.v
+	if v.peer != p {
+		return
+	}
 	v.rsAnswered(size)
 	if v.rsInFlight > 0 {
 		v.rsInFlight--
 	}
-	v.rsEnd(sector / 8)
+	v.rsEnd(p, sector, size)
 	r.cond.Broadcast()
-	if v.bm == nil || v.peer != p {
+	if v.bm == nil {
 		return
 	}
 	v.rsSameCsum.Add(uint64(size) / 4096)
-	v.bm.ClearRange(sector/8, uint64(size)/4096)
+	v.clearInSync(sector, size)
 	if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT) {
 		v.resyncDone()
 	}

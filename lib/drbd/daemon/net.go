@@ -648,7 +648,7 @@ func (p *peerLink) resyncAcked(sector uint64, size uint32) {
 	if v.bm == nil || v.peer != p {
 		return
 	}
-	v.bm.ClearRange(sector/8, uint64(size)/4096)
+	v.clearInSync(sector, size)
 	if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncSource || v.m.S.Conn == state.PausedSyncS) {
 		v.resyncDone()
 	}
@@ -844,7 +844,7 @@ func (p *peerLink) receive() error {
 				if v.rsInFlight > 0 {
 					v.rsInFlight--
 				}
-				v.rsEnd(d.Sector / 8)
+				v.rsEnd(p, d.Sector, uint32(len(block)))
 				r.cond.Broadcast()
 				r.mu.Unlock()
 			}
@@ -852,7 +852,7 @@ func (p *peerLink) receive() error {
 				r.mu.Lock()
 				if v.bm != nil {
 					v.rsBlocksRecv.Add(uint64(len(block)) / 4096)
-					v.bm.ClearRange(d.Sector/8, uint64(len(block))/4096)
+					v.clearInSync(d.Sector, uint32(len(block)))
 					if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncTarget || v.m.S.Conn == state.PausedSyncT) {
 						v.resyncDone()
 					}

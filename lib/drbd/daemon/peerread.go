@@ -79,15 +79,39 @@ func (v *Volume) rsBegin(p *peerLink, blk, n uint64) bool {
 	return true
 }
 
-// rsEnd ends the resync request that started at block blk (r.mu held).
-func (v *Volume) rsEnd(blk uint64) {
+// rsEnd ends the resync request of link p for size bytes at sector
+// (r.mu held): only the request registered with that start and length
+// on that link, so that an answer that matches no request of ours lifts
+// no wait of an application write.
+func (v *Volume) rsEnd(p *peerLink, sector uint64, size uint32) {
+	first, last := sector/8, (sector*512+uint64(size)-1)/4096
 	for i, a := range v.pio.rs {
-		if a.first == blk {
+		if a.p == p && a.first == first && a.last == last {
 			v.pio.rs = append(v.pio.rs[:i], v.pio.rs[i+1:]...)
 			break
 		}
 	}
 	v.r.cond.Broadcast()
+}
+
+// clearInSync clears the bits of the blocks a resync answer says are in
+// sync (r.mu held) and returns how many were set, as DRBD's
+// drbd_set_in_sync: only blocks the range covers whole (rounded
+// inward), clamped to the bitmap, and nothing for a size that is not a
+// multiple of 512 or exceeds 128 MiB (logged as nonsense).
+func (v *Volume) clearInSync(sector uint64, size uint32) uint64 {
+	if v.bm == nil {
+		return 0
+	}
+	if size == 0 || size%512 != 0 || size > 128<<20 || sector > 1<<54 {
+		v.r.d.Log.Warn("resync answer with a nonsense range ignored", "resource", v.r.name, "minor", v.minor, "sector", sector, "size", size)
+		return 0
+	}
+	first, end := (sector+7)/8, (sector+uint64(size)/512)/8
+	if end <= first {
+		return 0
+	}
+	return v.bm.ClearRange(first, end-first)
 }
 
 // rsBusy reports whether a resync request of the current link overlaps
@@ -478,7 +502,7 @@ func (p *peerLink) resyncFailed(sector uint64, size uint32) {
 	if v.rsInFlight > 0 {
 		v.rsInFlight--
 	}
-	v.rsEnd(sector / 8)
+	v.rsEnd(p, sector, size)
 	r.d.Log.Warn("the sync source could not read a block; it stays out of sync", "resource", r.name, "minor", v.minor, "sector", sector, "size", size)
 }
 

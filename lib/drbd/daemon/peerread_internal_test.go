@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -65,5 +66,59 @@ func TestReadBalancingPolicies(t *testing.T) {
 	a, b := rb.remote(0, &rr, 0, 0), rb.remote(0, &rr, 0, 0)
 	if a == b {
 		t.Error("round-robin does not alternate")
+	}
+}
+
+// TestClearInSync: a resync answer clears only the blocks its range
+// covers whole, within the bitmap, and nothing for a nonsense size.
+func TestClearInSync(t *testing.T) {
+	for _, c := range []struct {
+		sector uint64
+		size   uint32
+		want   []uint64 // bits left set of 0..3
+	}{
+		{0, 4096, []uint64{1, 2, 3}},
+		{1, 4096, []uint64{0, 1, 2, 3}},         // covers no block whole
+		{4, 8192, []uint64{0, 2, 3}},            // only block 1 whole
+		{8, 8192 + 512, []uint64{0, 3}},         // blocks 1 and 2
+		{0, 1000, []uint64{0, 1, 2, 3}},         // not whole sectors
+		{0, 1<<32 - 4096, []uint64{0, 1, 2, 3}}, // above 128 MiB
+		{1 << 60, 4096, []uint64{0, 1, 2, 3}},
+		{7992, 1 << 20, []uint64{0, 1, 2, 3}}, // past the end: clamped
+	} {
+		_, r := fixture(state.State{Conn: state.SyncTarget}, 0, 1000)
+		v := r.vols[0]
+		v.clearInSync(c.sector, c.size)
+		var left []uint64
+		for i := uint64(0); i < 4; i++ {
+			if v.bm.Test(i) {
+				left = append(left, i)
+			}
+		}
+		if !slices.Equal(left, c.want) {
+			t.Errorf("sector %d, %d bytes: bits left %v, want %v", c.sector, c.size, left, c.want)
+		}
+		if c.sector == 7992 && v.bm.Count() != 999 {
+			t.Errorf("sector 7992: %d bits left, want 999 (only the last block cleared)", v.bm.Count())
+		}
+	}
+}
+
+// TestRSEndMatches: an answer ends only the resync request registered
+// with its start and length on its link.
+func TestRSEndMatches(t *testing.T) {
+	_, r := fixture(state.State{Conn: state.SyncTarget}, 0, 0)
+	v := r.vols[0]
+	p1, p2 := &peerLink{}, &peerLink{}
+	v.pio.rs = []blockRange{{p: p1, first: 2, last: 3}}
+	v.rsEnd(p2, 16, 8192) // another link
+	v.rsEnd(p1, 16, 4096) // another length
+	v.rsEnd(p1, 24, 4096) // another start
+	if len(v.pio.rs) != 1 {
+		t.Fatalf("a non-matching answer ended the request: %v", v.pio.rs)
+	}
+	v.rsEnd(p1, 16, 8192)
+	if len(v.pio.rs) != 0 {
+		t.Fatalf("the matching answer left the request: %v", v.pio.rs)
 	}
 }
