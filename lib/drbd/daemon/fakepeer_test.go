@@ -186,6 +186,24 @@ func TestLyingPeer(t *testing.T) {
 		{"sizes of 2 to the 63 bytes or more", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.data.Send(repl.PSizes, repl.Sizes{DSize: 1 << 60, CSize: 1 << 60, MaxBioSize: 1 << 20}.Append(nil))
 		}, "WFConnection", "past 2^63", true},
+		{"an Inconsistent peer claims invalidate-remote", func(t *testing.T, f *fakePeer, cur uint64) {
+			// A sync source without UpToDate data: alice must not
+			// become its target (set every bit, take its resync data).
+			// Its UUIDs are alice's (her bitmap UUID is the one of the
+			// fresh meta data): the handshake leaves both Connected.
+			f.sendParams(t, state.UUIDs{Current: cur &^ 1, Bitmap: state.JustCreated}, 0,
+				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
+			f.data.Send(repl.PState, binary.BigEndian.AppendUint32(nil, repl.EncodeState(
+				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.StartingSyncS, Disk: state.Inconsistent, PDsk: state.UpToDate})))
+			f.data.Send(repl.PSyncUUID, binary.BigEndian.AppendUint64(nil, 0x0BADC0DE00000000))
+			// Resync data only: what a sync target takes.
+			blk := make([]byte, 4096)
+			for i := uint64(0); i < 8; i++ {
+				rand.Read(blk)
+				hdr := repl.DataHeader{Sector: i * 8, BlockID: i + 1, SeqNum: uint32(i + 1)}.Append(nil)
+				f.data.Send(repl.PRSDataReply, hdr, blk)
+			}
+		}, "StandAlone", "Need access to UpToDate data", true},
 		{"same UUIDs then writes from a Secondary", func(t *testing.T, f *fakePeer, cur uint64) {
 			f.sendParams(t, state.UUIDs{Current: cur &^ 1}, 0,
 				state.State{Role: state.Secondary, Peer: state.Secondary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})

@@ -753,7 +753,7 @@ func (p *peerLink) receive() error {
 			dropped := v.m.S.Conn < state.Connected
 			r.mu.Unlock()
 			if dropped {
-				return fmt.Errorf("connection dropped by the sync handshake")
+				return fmt.Errorf("connection dropped on the peer's state report")
 			}
 		case repl.PSyncUUID:
 			u, err := repl.DecodeU64(b)

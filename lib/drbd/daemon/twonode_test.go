@@ -564,7 +564,8 @@ func portOf(t *testing.T, conf string) string {
 }
 
 // TestInvalidate: invalidate on the secondary and invalidate-remote on
-// the primary each make a full sync.
+// the primary each make a full sync; so does invalidate-remote on the
+// secondary, which makes the Primary its sync target.
 func TestInvalidate(t *testing.T) {
 	p := newPair(t, "C")
 	p.waitState(p.a, "cstate", "Connected")
@@ -576,16 +577,19 @@ func TestInvalidate(t *testing.T) {
 		t.Errorf("verify without verify-alg: exit %d %q", code, errOut)
 	}
 	for i, c := range []struct {
-		n   *node
-		cmd string
-	}{{p.b, "invalidate"}, {p.a, "invalidate-remote"}} {
-		before := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
+		n, target *node
+		cmd       string
+	}{{p.b, p.b, "invalidate"}, {p.a, p.b, "invalidate-remote"}, {p.b, p.a, "invalidate-remote"}} {
+		before := c.target.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
 		p.ok(c.n, c.cmd, "r0")
 		p.waitSynced()
 		p.waitState(p.a, "cstate", "Connected")
-		if got := p.b.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; got != blocks {
+		if got := c.target.status().Connections[0].PeerDevices[0].ResyncBlocksReceived - before; got != blocks {
 			t.Errorf("%d: %s moved %d blocks, want %d", i, c.cmd, got, blocks)
 		}
+	}
+	if got := p.ok(p.a, "role", "r0"); !strings.HasPrefix(got, "Primary/") {
+		t.Errorf("alice after being the sync target: role %s", got)
 	}
 }
 

@@ -437,17 +437,8 @@ func (m *Machine) step(ev Event) Result {
 			ns.Disk, ns.PDsk, ns.Peer = UpToDate, UpToDate, e.Role
 			return m.set(ns, false, true)
 		}
-		// invalidate / invalidate-remote are cluster-wide changes: the
-		// peer's StartingSyncT makes this side StartingSyncS and back.
 		if s.Conn == Connected && (e.Conn == StartingSyncS || e.Conn == StartingSyncT) {
-			m.peerUUIDs = e.UUIDs
-			ns := s
-			ns.Peer, ns.PDsk = e.Role, e.Disk
-			ns.Conn = StartingSyncS
-			if e.Conn == StartingSyncS {
-				ns.Conn = StartingSyncT
-			}
-			return m.set(ns, true, true)
+			return m.peerStartsSync(e)
 		}
 		considerResync := s.Conn == Connected && hasLdev(s) &&
 			((e.Conn == WFBitMapS || e.Conn == WFBitMapT) ||
@@ -759,14 +750,7 @@ func (m *Machine) handshake(p PeerParams) Result {
 		m.UUID = m.UUID.SetPrimary(false)
 	}
 	if dec.Drop {
-		ns := m.S
-		ns.Conn = Disconnecting
-		m.set(ns, true, true)
-		m.Env.HasNetConf = false
-		ns = m.S
-		ns.Conn = StandAlone
-		m.set(ns, true, true)
-		m.act(ActDropNet, "")
+		m.dropConnection()
 		m.neg = nil
 		return Success
 	}
@@ -787,15 +771,67 @@ func (m *Machine) handshake(p PeerParams) Result {
 	// for one, drop the connection.
 	hard := m.S.Conn >= Connected
 	if rv := m.set(ns, hard, true); !rv.OK() {
-		ns = m.S
-		ns.Conn = Disconnecting
-		m.set(ns, true, true)
-		m.Env.HasNetConf = false
-		ns = m.S
-		ns.Conn = StandAlone
-		m.set(ns, true, true)
-		m.act(ActDropNet, "")
+		m.dropConnection()
 		return rv
 	}
 	return Success
+}
+
+// dropConnection is receive_state's answer to a peer state it refuses:
+// the connection goes Disconnecting (forced), then StandAlone, and the
+// link is closed.
+func (m *Machine) dropConnection() {
+	ns := m.S
+	ns.Conn = Disconnecting
+	m.set(ns, true, true)
+	m.Env.HasNetConf = false
+	ns = m.S
+	ns.Conn = StandAlone
+	m.set(ns, true, true)
+	m.act(ActDropNet, "")
+}
+
+// peerStartsSync handles a Connected node's state report of a peer that
+// ran invalidate (it is StartingSyncT: this side becomes StartingSyncS)
+// or invalidate-remote (StartingSyncS: this side becomes StartingSyncT).
+// These are cluster-wide changes; DRBD 8.4 agrees on them with a state
+// change request the receiving side checks like its own request
+// (drbd_change_state without CS_HARD). So the change here is checked,
+// not forced, and the future sync source must have UpToDate data:
+// sanitize would otherwise "upgrade" whichever disk is not, and a lying
+// or buggy peer could have its Inconsistent data overwrite ours, even on
+// a Primary. A refusal drops the connection, as receive_state does when
+// the state it derives from the peer's is refused.
+func (m *Machine) peerStartsSync(e PeerState) Result {
+	s := m.S
+	m.peerUUIDs = e.UUIDs
+	ns := s
+	ns.Peer, ns.PDsk = e.Role, e.Disk
+	rv := Success
+	if e.Conn == StartingSyncS {
+		// The peer ran invalidate-remote: it is the source.
+		ns.Conn = StartingSyncT
+		if e.Disk != UpToDate {
+			rv = NoUpToDateDisk
+		}
+	} else {
+		// The peer ran invalidate: this node is the source, the peer
+		// needs a disk to receive the data.
+		ns.Conn = StartingSyncS
+		switch {
+		case s.Disk != UpToDate:
+			rv = NoUpToDateDisk
+		case e.Disk < Inconsistent:
+			rv = NoRemoteDisk
+		}
+	}
+	if rv.OK() {
+		rv = m.set(ns, false, true)
+	} else {
+		m.refuse(ns, ns.Conn, rv)
+	}
+	if !rv.OK() {
+		m.dropConnection()
+	}
+	return rv
 }

@@ -33,6 +33,10 @@ var update = flag.Bool("update", false, "rewrite the expected output of the trac
 //	NAME open N                the device has N openers
 //	NAME restart               crash and restart: same UUIDs, the meta-data
 //	                           flags of the last state, attached again
+//	NAME hears role=R disk=D conn=C
+//	                           a state report of the peer, made up (a
+//	                           lying or buggy peer), with the UUIDs the
+//	                           peer sent last
 //
 // Events: attach [consistent] [was-up-to-date] [peer-outdated] [primary-ind], detach
 // [force], connect [discard-my-data], disconnect [force], primary [force],
@@ -213,6 +217,27 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 		n.m.UUID = old.UUID
 		fmt.Fprintf(&tr.out, "meta data flags 0x%02x\n", flags)
 		tr.feed(f[0], AttachFrom(flags))
+		return
+	case "hears":
+		ps := PeerState{UUIDs: n.m.peerUUIDs, Role: n.m.S.Peer, Disk: n.m.S.PDsk, Conn: n.m.S.Conn}
+		for _, kv := range f[2:] {
+			k, v, _ := strings.Cut(kv, "=")
+			var err error
+			switch k {
+			case "role":
+				ps.Role, err = ParseRole(v)
+			case "disk":
+				ps.Disk, err = ParseDisk(v)
+			case "conn":
+				ps.Conn, err = ParseConn(v)
+			default:
+				err = fmt.Errorf("unknown field %q", k)
+			}
+			if err != nil {
+				t.Fatalf("hears: %v", err)
+			}
+		}
+		tr.feed(f[0], ps)
 		return
 	case "bits", "open":
 		v, err := strconv.Atoi(f[2])
