@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -13,13 +14,7 @@ import (
 // reported lost when the connection fails (acknowledged or not), those
 // of acknowledged epochs are not, and a full epoch closes itself.
 func TestTransferLog(t *testing.T) {
-	pd, sd := socketPair(t)
-	pm, sm := socketPair(t)
-	primData, primMeta, secData, secMeta := NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
-	for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
-		c.Version = 101
-	}
-	s := NewSender(primData, primMeta, ProtoC)
+	s, secData, secMeta := senderPair(t, ProtoC)
 	s.MaxEpoch = 3
 	var mu sync.Mutex
 	var lost []Extent
@@ -34,27 +29,12 @@ func TestTransferLog(t *testing.T) {
 	go func() { acks <- s.Acks() }()
 	// The peer acknowledges every write and only barrier 1.
 	barriers := make(chan uint32, 8)
-	go func() {
-		var ack []byte
-		for {
-			h, p, err := secData.Recv()
-			if err != nil {
-				return
-			}
-			switch h.Cmd {
-			case PData:
-				d, block, _ := DecodeData(p)
-				ack = BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block))}.Append(ack[:0])
-				secMeta.Send(PWriteAck, ack)
-			case PBarrier:
-				b, _ := DecodeBarrier(p)
-				barriers <- b.Barrier
-				if b.Barrier == 1 {
-					secMeta.Send(PBarrierAck, BarrierAck{Barrier: 1, SetSize: 2}.Append(nil))
-				}
-			}
+	fakeReceiver(secData, func(a BlockAck, _ uint32) { secMeta.Send(PWriteAck, a.Append(nil)) }, func(nr uint32) {
+		barriers <- nr
+		if nr == 1 {
+			secMeta.Send(PBarrierAck, BarrierAck{Barrier: 1, SetSize: 2}.Append(nil))
 		}
-	}()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	data := make([]byte, 4096)
@@ -86,8 +66,8 @@ func TestTransferLog(t *testing.T) {
 		t.Fatalf("barriers %v, want [1 2]", seen)
 	}
 	// A write the peer never acknowledges waits; the connection fails.
-	pd.Close()
-	pm.Close()
+	secData.rw.(io.Closer).Close()
+	secMeta.rw.(io.Closer).Close()
 	select {
 	case <-acks:
 	case <-ctx.Done():
@@ -117,34 +97,13 @@ func TestBarrierAckChecked(t *testing.T) {
 		{"the wrong number of writes", BarrierAck{Barrier: 1, SetSize: 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			pd, sd := socketPair(t)
-			pm, sm := socketPair(t)
-			primData, primMeta, secData, secMeta := NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
-			for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
-				c.Version = 101
-			}
-			s := NewSender(primData, primMeta, ProtoC)
+			s, secData, secMeta := senderPair(t, ProtoC)
 			lost := make(chan []Extent, 1)
 			s.OnLost = func(e []Extent) { lost <- e }
 			acks := make(chan error, 1)
 			go func() { acks <- s.Acks() }()
-			go func() {
-				var ack []byte
-				for {
-					h, p, err := secData.Recv()
-					if err != nil {
-						return
-					}
-					switch h.Cmd {
-					case PData:
-						d, block, _ := DecodeData(p)
-						ack = BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block))}.Append(ack[:0])
-						secMeta.Send(PWriteAck, ack)
-					case PBarrier:
-						secMeta.Send(PBarrierAck, c.ack.Append(nil))
-					}
-				}
-			}()
+			fakeReceiver(secData, func(a BlockAck, _ uint32) { secMeta.Send(PWriteAck, a.Append(nil)) },
+				func(uint32) { secMeta.Send(PBarrierAck, c.ack.Append(nil)) })
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			data := make([]byte, 4096)
@@ -181,33 +140,16 @@ func TestBarrierAckChecked(t *testing.T) {
 // (which marks the block out of sync), under C it also fails the write.
 func TestNegAckAfterCompletion(t *testing.T) {
 	for _, proto := range []int{ProtoA, ProtoB, ProtoC} {
-		pd, sd := socketPair(t)
-		pm, sm := socketPair(t)
-		primData, primMeta, secData, secMeta := NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
-		for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
-			c.Version = 101
-		}
-		s := NewSender(primData, primMeta, proto)
+		s, secData, secMeta := senderPair(t, proto)
 		neg := make(chan BlockAck, 1)
 		s.OnNegAck = func(sector uint64, size uint32) { neg <- BlockAck{Sector: sector, BlkSize: size} }
 		go s.Acks()
-		go func() {
-			var ack []byte
-			for {
-				h, p, err := secData.Recv()
-				if err != nil {
-					return
-				}
-				if h.Cmd == PData {
-					d, block, _ := DecodeData(p)
-					a := BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block))}
-					if d.DPFlags&DPSendReceiveAck != 0 {
-						secMeta.Send(PRecvAck, a.Append(ack[:0]))
-					}
-					secMeta.Send(PNegAck, a.Append(ack[:0]))
-				}
+		fakeReceiver(secData, func(a BlockAck, flags uint32) {
+			if flags&DPSendReceiveAck != 0 {
+				secMeta.Send(PRecvAck, a.Append(nil))
 			}
-		}()
+			secMeta.Send(PNegAck, a.Append(nil))
+		}, nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := s.Write(ctx, 8192, make([]byte, 4096), false)
 		if (err != nil) != (proto == ProtoC) {
@@ -223,4 +165,39 @@ func TestNegAckAfterCompletion(t *testing.T) {
 		}
 		cancel()
 	}
+}
+
+// senderPair is a Sender over two socket pairs, and the peer's ends of
+// its data and meta sockets.
+func senderPair(t *testing.T, proto int) (*Sender, *Conn, *Conn) {
+	pd, sd := socketPair(t)
+	pm, sm := socketPair(t)
+	primData, primMeta, secData, secMeta := NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
+	for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
+		c.Version = 101
+	}
+	return NewSender(primData, primMeta, proto), secData, secMeta
+}
+
+// fakeReceiver plays the peer's data socket until it fails: onData gets
+// each P_DATA's ack to send and its flags, onBarrier (if set) each
+// P_BARRIER's number.
+func fakeReceiver(data *Conn, onData func(a BlockAck, flags uint32), onBarrier func(nr uint32)) {
+	go func() {
+		for {
+			h, p, err := data.Recv()
+			if err != nil {
+				return
+			}
+			switch h.Cmd {
+			case PData:
+				d, block, _ := DecodeData(p)
+				onData(BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block))}, d.DPFlags)
+			case PBarrier:
+				if b, _ := DecodeBarrier(p); onBarrier != nil {
+					onBarrier(b.Barrier)
+				}
+			}
+		}
+	}()
 }
