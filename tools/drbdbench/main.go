@@ -562,10 +562,22 @@ resource r0 {
 	if _, err := adm(a, "primary", "--force", "r0"); err != nil {
 		return res, 0, err
 	}
-	if err := waitFor(10*time.Minute, "UpToDate/UpToDate", state(a, "dstate", "UpToDate/UpToDate")); err != nil {
+	// Until the sync has started (a few milliseconds), then wait-sync:
+	// one blocking request instead of a godrbdadm every 10 ms, whose
+	// CPU the resync would share on a small machine.
+	if err := waitFor(time.Minute, "the resync to start", func() bool {
+		out, _ := adm(a, "cstate", "r0")
+		return out == "SyncSource" || out == "PausedSyncS" || state(a, "dstate", "UpToDate/UpToDate")()
+	}); err != nil {
+		return res, 0, err
+	}
+	if _, err := adm(a, "wait-sync", "r0"); err != nil {
 		return res, 0, err
 	}
 	took := time.Since(start)
+	if err := waitFor(10*time.Second, "UpToDate/UpToDate", state(a, "dstate", "UpToDate/UpToDate")); err != nil {
+		return res, 0, err
+	}
 	st, err := status(a)
 	if err != nil {
 		return res, 0, err
