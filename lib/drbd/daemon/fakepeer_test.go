@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linux-ha-go/ha/lib/drbd/daemon"
 	"github.com/linux-ha-go/ha/lib/drbd/repl"
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 	"github.com/linux-ha-go/ha/lib/testutil"
@@ -255,5 +256,58 @@ func TestLyingPeer(t *testing.T) {
 				t.Errorf("alice's disk after the lying peer: %s", got)
 			}
 		})
+	}
+}
+
+// TestPeerNegAck: a peer that fails to write a block answers P_NEG_ACK;
+// the Primary marks the block out of sync, so the next resync brings it
+// over, and the write itself succeeds, as in DRBD, since the local disk
+// has it.
+func TestPeerNegAck(t *testing.T) {
+	p := newPairSized(t, "C", "", "", sbDisk, sbDisk)
+	p.ok(p.b, "down", "r0")
+	p.b.proc.Kill()
+	p.ok(p.a, "primary", "--force", "r0")
+	gi := p.ok(p.a, "get-gi", "r0")
+	cur, err := strconv.ParseUint(strings.SplitN(gi, ":", 2)[0], 16, 64)
+	if err != nil {
+		t.Fatalf("get-gi: %q", gi)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.2:"+portOf(t, p.a.conf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := acceptFake(t, ln)
+	ln.Close()
+	// alice's UUIDs (her bitmap UUID is the fresh meta data's), no
+	// bits: alice and the fake are Connected, no resync.
+	f.sendParams(t, state.UUIDs{Current: cur &^ 1, Bitmap: state.JustCreated}, 0,
+		state.State{Role: state.Secondary, Peer: state.Primary, Conn: state.Connected, Disk: state.UpToDate, PDsk: state.UpToDate})
+	p.waitState(p.a, "cstate", "Connected")
+	go func() {
+		var ack []byte
+		for {
+			h, b, err := f.data.Recv()
+			if err != nil {
+				return
+			}
+			if h.Cmd == repl.PData {
+				d, block, _ := repl.DecodeData(b)
+				ack = repl.BlockAck{Sector: d.Sector, BlockID: d.BlockID, BlkSize: uint32(len(block)), SeqNum: d.SeqNum}.Append(ack[:0])
+				f.meta.Send(repl.PNegAck, ack)
+			}
+		}
+	}()
+	w := dialNBD(t, daemon.NBDPath(p.a.rundir, "r0", 0))
+	defer w.c.Close()
+	// As in DRBD, the write succeeds: the local disk has it.
+	if err := w.write(1, 8192, make([]byte, 4096)); err != nil {
+		t.Errorf("a write the local disk took failed: %v", err)
+	}
+	if oos := p.a.status().Connections[0].PeerDevices[0].OutOfSync; oos != 4 {
+		t.Errorf("out of sync after the peer failed a 4 KiB write: %d KiB, want 4", oos)
+	}
+	if !strings.Contains(p.a.proc.Output(), "the peer failed to write a block") {
+		t.Error("alice's log does not say the peer failed a write")
 	}
 }
