@@ -241,6 +241,12 @@ func TestLyingPeer(t *testing.T) {
 			if c.log != "" && !strings.Contains(p.a.proc.Output(), c.log) {
 				t.Errorf("alice's log lacks %q", c.log)
 			}
+			// status says why the connection was dropped, and how to
+			// reconnect from StandAlone.
+			st := p.ok(p.a, "status", "r0")
+			if !strings.Contains(st, "    last-error: ") || c.want == "StandAlone" && !strings.Contains(st, "after fixing its cause: godrbdadm connect r0") {
+				t.Errorf("alice's status does not say why the peer was dropped:\n%s", st)
+			}
 			f.dc.Close()
 			f.mc.Close()
 			if after := dataHash(t, p.a); after != before {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -347,11 +348,17 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	if err != nil {
 		r.d.Log.Warn("handshake failed", "resource", r.name, "error", err)
 		if errors.Is(err, repl.ErrAuth) || errors.Is(err, repl.ErrIncompatible) {
+			r.mu.Lock()
+			v.noteLinkError("handshake: " + err.Error())
+			r.mu.Unlock()
 			r.standAlone()
 			return true
 		}
 		return false
 	}
+	r.mu.Lock()
+	v.lastErr = nil
+	r.mu.Unlock()
 	p.meta.Version = agreed.Version
 	p.data.Volume, p.meta.Volume = uint16(vnr), uint16(vnr)
 	r.mu.Lock()
@@ -442,6 +449,12 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	// Primaries): StandAlone, the network configuration is gone, for
 	// every volume of the resource.
 	final = r.net == ns && v.m.S.Conn == state.StandAlone
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "drbd:"):
+		v.noteLinkError(err.Error())
+	case final && v.splitBrain == nil:
+		v.noteLinkError("the sync handshake or a state change refused the peer (the log says why)")
+	}
 	r.mu.Unlock()
 	if final {
 		r.standAlone()
@@ -652,6 +665,19 @@ func (p *peerLink) resyncAcked(sector uint64, size uint32) {
 	if v.bm.Count() == 0 && (v.m.S.Conn == state.SyncSource || v.m.S.Conn == state.PausedSyncS) {
 		v.resyncDone()
 	}
+}
+
+// linkError is why this node last dropped a connection (a protocol
+// error, a refused peer state, a failed authentication): status shows
+// it until a connection is established again.
+type linkError struct {
+	at     time.Time
+	reason string
+}
+
+// noteLinkError records it (r.mu held).
+func (v *Volume) noteLinkError(reason string) {
+	v.lastErr = &linkError{at: time.Now(), reason: reason}
 }
 
 // receivePiece is the part of a large received block written at once,

@@ -69,6 +69,7 @@ type Volume struct {
 	ovStart         time.Time
 
 	splitBrain *splitBrain // the last unresolved split brain (splitbrain.go)
+	lastErr    *linkError  // why this node last dropped a connection (net.go)
 
 	grow growState // an online resize in progress (resize.go)
 

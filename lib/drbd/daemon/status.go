@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
@@ -52,6 +53,9 @@ type ConnectionStatus struct {
 	RSInFlight       int                `json:"rs-in-flight"`
 	PeerDevices      []PeerDeviceStatus `json:"peer_devices"`
 	ConnectionStateC string             `json:"-"`
+	// LastError is why this node last dropped the connection, while it
+	// is not connected (godrbd's own field).
+	LastError string `json:"godrbd-last-error,omitempty"`
 }
 
 // PeerDeviceStatus is the peer's side of a volume. Received and Sent
@@ -117,6 +121,8 @@ func (r *Resource) status() Status {
 		cs.ConnectionState = connName(s.Conn)
 		if s.Conn >= state.Connected {
 			cs.PeerRole = s.Peer.String()
+		} else if e := v.lastErr; e != nil && cs.LastError == "" {
+			cs.LastError = e.at.UTC().Format(time.RFC3339) + " " + e.reason
 		}
 		pd := PeerDeviceStatus{Volume: n, ReplicationState: s.Conn.String(), PeerDiskState: s.PDsk.String(),
 			ResyncSuspended: "no", Received: v.nr.Load(), Sent: v.ns.Load(), OutOfSync: v.bits() * 4,
@@ -198,7 +204,14 @@ func (r *Resource) statusText(asJSON bool) string {
 		fmt.Fprintf(&b, "  %s role:%s\n", c.Name, c.PeerRole)
 	} else {
 		fmt.Fprintf(&b, "  %s connection:%s\n", c.Name, c.ConnectionState)
-		b.WriteString(r.splitBrainText())
+		sb := r.splitBrainText()
+		b.WriteString(sb)
+		if c.LastError != "" && sb == "" {
+			fmt.Fprintf(&b, "    last-error: %s\n", c.LastError)
+			if c.ConnectionState == "StandAlone" {
+				fmt.Fprintf(&b, "    after fixing its cause: godrbdadm connect %s\n", r.name)
+			}
+		}
 	}
 	if c.ConnectionState == "Connected" {
 		for _, pd := range c.PeerDevices {

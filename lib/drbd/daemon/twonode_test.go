@@ -503,6 +503,13 @@ func TestAuthenticationFailure(t *testing.T) {
 	testutil.WaitFor(t, 5*time.Second, "the log line", func() bool {
 		return strings.Contains(p.a.proc.Output(), "Authentication of peer failed") || strings.Contains(p.b.proc.Output(), "Authentication of peer failed")
 	})
+	// Both say why in status, and how to reconnect.
+	for _, n := range []*node{p.a, p.b} {
+		st := p.ok(n, "status", "r0")
+		if !strings.Contains(st, "    last-error: ") || !strings.Contains(st, "handshake: ") || !strings.Contains(st, "godrbdadm connect r0") {
+			t.Errorf("%s's status after a failed authentication:\n%s", n.name, st)
+		}
+	}
 }
 
 // TestRefusals: DRBD's words and exit codes for requests godrbd refuses.
@@ -802,6 +809,9 @@ func TestDifferentSizes(t *testing.T) {
 	p.waitState(p.a, "cstate", "StandAlone")
 	if !strings.Contains(p.a.proc.Output(), "The peer's disk size is too small!") {
 		t.Error("alice's log does not say the peer's disk is too small")
+	}
+	if e := p.a.status().Connections[0].LastError; !strings.Contains(e, "is smaller than the device") {
+		t.Errorf("status --json godrbd-last-error: %q", e)
 	}
 	if got := p.a.status().Devices[0].Size; got != sa {
 		t.Errorf("alice's device is %d KiB after a smaller peer connected, was %d", got, sa)
