@@ -64,6 +64,21 @@ func (p *pair) waitSize(want int64) {
 	})
 }
 
+// grownTo waits until both devices have nw bytes and are in sync, and
+// checks that the resync since base moved want blocks and that the two
+// data areas agree.
+func (p *pair) grownTo(nw int64, base, want uint64) {
+	p.t.Helper()
+	p.waitSize(nw)
+	p.waitSynced()
+	if moved := rsReceived(p.b) - base; moved != want {
+		p.t.Errorf("the resync after the grow to %d KiB moved %d blocks, want %d", nw>>10, moved, want)
+	}
+	if dataHash(p.t, p.a) != dataHash(p.t, p.b) {
+		p.t.Error("the data areas differ after the grow")
+	}
+}
+
 func rsReceived(n *node) uint64 {
 	return n.status().Connections[0].PeerDevices[0].ResyncBlocksReceived
 }
@@ -117,16 +132,9 @@ func TestOnlineResize(t *testing.T) {
 	scribble(t, p.b, rsDisk, 1<<20)
 	p.ok(p.a, "resize", "r0")
 	nw := usable(t, rsDisk+rsGrow)
-	p.waitSize(nw)
-	p.waitSynced()
+	p.grownTo(nw, base, uint64(nw-old)/4096)
 	if got := nbdSize(t, p.a); got != fmt.Sprint(nw) {
 		t.Errorf("nbdinfo --size: %s, want %d", got, nw)
-	}
-	if moved, want := rsReceived(p.b)-base, uint64(nw-old)/4096; moved != want {
-		t.Errorf("resync after the grow moved %d blocks, want %d (the new area)", moved, want)
-	}
-	if ha, hb := dataHash(t, p.a), dataHash(t, p.b); ha != hb {
-		t.Error("the data areas differ after the resync of the new area")
 	}
 	for _, n := range []*node{p.a, p.b} {
 		if !bytes.Equal(region(t, n, 0, len(head)), head) || !bytes.Equal(region(t, n, old-8192, len(tail)), tail) {
@@ -177,19 +185,12 @@ func TestResizeAssumeClean(t *testing.T) {
 	grow(t, p.b, rsGrow)
 	p.ok(p.a, "resize", "--assume-clean", "r0")
 	nw := usable(t, rsDisk+rsGrow)
-	p.waitSize(nw)
-	p.waitSynced()
-	if moved := rsReceived(p.b) - base; moved != 0 {
-		t.Errorf("--assume-clean: %d blocks resynced, want 0", moved)
-	}
+	// Nothing moves; both grown areas were zero: the data areas agree.
+	p.grownTo(nw, base, 0)
 	for _, n := range []*node{p.a, p.b} {
 		if oos := n.status().Connections[0].PeerDevices[0].OutOfSync; oos != 0 {
 			t.Errorf("%s: %d KiB out of sync after --assume-clean", n.name, oos)
 		}
-	}
-	// Both grown areas were zero: the data areas agree.
-	if dataHash(t, p.a) != dataHash(t, p.b) {
-		t.Error("the data areas differ")
 	}
 
 	// --size beyond the disks is refused; --size below shrinks both.
@@ -202,11 +203,7 @@ func TestResizeAssumeClean(t *testing.T) {
 	// Without --size it grows back; that area is resynced.
 	base = rsReceived(p.b)
 	p.ok(p.a, "resize", "r0")
-	p.waitSize(nw)
-	p.waitSynced()
-	if moved, want := rsReceived(p.b)-base, uint64(nw-6<<20)/4096; moved != want {
-		t.Errorf("growing back from --size=6M resynced %d blocks, want %d", moved, want)
-	}
+	p.grownTo(nw, base, uint64(nw-6<<20)/4096)
 
 	// --size lasts until the resource goes down, as in DRBD (where the
 	// configuration's size is the lasting one): up finds the device at
@@ -223,14 +220,7 @@ func TestResizeAssumeClean(t *testing.T) {
 		t.Errorf("after up, before connecting: %d KiB, want the last agreed 6144", s)
 	}
 	p.ok(p.b, "up", "r0")
-	p.waitSize(nw)
-	p.waitSynced()
-	if moved, want := rsReceived(p.b), uint64(nw-6<<20)/4096; moved != want {
-		t.Errorf("the connection's grow resynced %d blocks, want %d", moved, want)
-	}
-	if dataHash(t, p.a) != dataHash(t, p.b) {
-		t.Error("the data areas differ after the grow at connect")
-	}
+	p.grownTo(nw, 0, uint64(nw-6<<20)/4096)
 }
 
 // TestResizeFromSecondary: resize runs on the Secondary too; the Primary
@@ -246,14 +236,7 @@ func TestResizeFromSecondary(t *testing.T) {
 	scribble(t, p.b, rsDisk, 1<<20)
 	p.ok(p.b, "resize", "r0")
 	old, nw := usable(t, rsDisk), usable(t, rsDisk+rsGrow)
-	p.waitSize(nw)
-	p.waitSynced()
-	if moved, want := rsReceived(p.b)-base, uint64(nw-old)/4096; moved != want {
-		t.Errorf("resync after the grow moved %d blocks, want %d", moved, want)
-	}
-	if dataHash(t, p.a) != dataHash(t, p.b) {
-		t.Error("the data areas differ after the resync of the new area")
-	}
+	p.grownTo(nw, base, uint64(nw-old)/4096)
 }
 
 // TestResizeRefusals: DRBD's refusals (no Primary, a resync running), a
@@ -412,14 +395,7 @@ resource r0 {
 	grow(t, p.b, rsGrow)
 	scribble(t, p.b, rsDisk, 1<<20)
 	p.ok(p.a, "resize", "r0")
-	p.waitSize(rsDisk + rsGrow)
-	p.waitSynced()
-	if moved, want := rsReceived(p.b)-base, uint64(rsGrow/4096); moved != want {
-		t.Errorf("resync after the grow moved %d blocks, want %d", moved, want)
-	}
-	if dataHash(t, p.a) != dataHash(t, p.b) {
-		t.Error("the data areas differ")
-	}
+	p.grownTo(rsDisk+rsGrow, base, uint64(rsGrow/4096))
 	// The meta data records the new size.
 	p.ok(p.a, "secondary", "r0")
 	p.ok(p.a, "down", "r0")
