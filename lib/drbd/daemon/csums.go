@@ -86,11 +86,7 @@ func (p *peerLink) inSync(sector uint64, size uint32) {
 		return
 	}
 	v.rsAnswered(size)
-	if v.rsInFlight > 0 {
-		v.rsInFlight--
-	}
 	v.rsEnd(p, sector, size)
-	r.cond.Broadcast()
 	if v.bm == nil {
 		return
 	}

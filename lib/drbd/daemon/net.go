@@ -867,11 +867,7 @@ func (p *peerLink) receive() error {
 			if h.Cmd == repl.PRSDataReply || h.Cmd == repl.PNegRSDReply {
 				v.rsAnswered(uint32(len(block)))
 				r.mu.Lock()
-				if v.rsInFlight > 0 {
-					v.rsInFlight--
-				}
 				v.rsEnd(p, d.Sector, uint32(len(block)))
-				r.cond.Broadcast()
 				r.mu.Unlock()
 			}
 			if cmd == repl.PRSWriteAck {

@@ -80,10 +80,14 @@ func (v *Volume) rsBegin(p *peerLink, blk, n uint64) bool {
 }
 
 // rsEnd ends the resync request of link p for size bytes at sector
-// (r.mu held): only the request registered with that start and length
-// on that link, so that an answer that matches no request of ours lifts
-// no wait of an application write.
+// (r.mu held): it leaves the request window (rsInFlight), and only the
+// request registered with that start and length on that link is
+// forgotten, so that an answer that matches no request of ours lifts no
+// wait of an application write.
 func (v *Volume) rsEnd(p *peerLink, sector uint64, size uint32) {
+	if v.rsInFlight > 0 {
+		v.rsInFlight--
+	}
 	first, last := sector/8, (sector*512+uint64(size)-1)/4096
 	for i, a := range v.pio.rs {
 		if a.p == p && a.first == first && a.last == last {
@@ -498,9 +502,6 @@ func (p *peerLink) resyncFailed(sector uint64, size uint32) {
 	v := p.v
 	if v.peer != p {
 		return
-	}
-	if v.rsInFlight > 0 {
-		v.rsInFlight--
 	}
 	v.rsEnd(p, sector, size)
 	r.d.Log.Warn("the sync source could not read a block; it stays out of sync", "resource", r.name, "minor", v.minor, "sector", sector, "size", size)
