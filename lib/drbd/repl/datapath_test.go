@@ -35,16 +35,22 @@ func (m *memDisk) Flush() error {
 	return nil
 }
 
-// nodes connects a Primary (sender) and a Secondary (receiver) with a
-// data and a meta socket pair and starts the receiving loops.
-func nodes(t *testing.T, proto int, size int) (*Sender, *memDisk, *memDisk, *Conn, func(func(uint64, uint32))) {
+// linkConns are both ends of a data and a meta socket pair, framed
+// with protocol 101: the Primary's data and meta, the Secondary's.
+func linkConns(t *testing.T) (primData, primMeta, secData, secMeta *Conn) {
 	pd, sd := socketPair(t)
 	pm, sm := socketPair(t)
-	primData, primMeta := NewConn(pd), NewConn(pm)
-	secData, secMeta := NewConn(sd), NewConn(sm)
+	primData, primMeta, secData, secMeta = NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
 	for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
 		c.Version = 101
 	}
+	return
+}
+
+// nodes connects a Primary (sender) and a Secondary (receiver) with a
+// data and a meta socket pair and starts the receiving loops.
+func nodes(t *testing.T, proto int, size int) (*Sender, *memDisk, *memDisk, *Conn, func(func(uint64, uint32))) {
+	primData, primMeta, secData, secMeta := linkConns(t)
 	src, dst := &memDisk{b: make([]byte, size)}, &memDisk{b: make([]byte, size)}
 	s := NewSender(primData, primMeta, proto)
 	go s.Acks()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -28,13 +29,7 @@ func (f *failDisk) ReadAt(p []byte, off int64) (int, error) {
 // Reads for its reads) to a peer serving backend b with Receive.
 func diskless(t *testing.T, proto int, b Backend, setup ...func(*Sender)) (*Sender, *Reads, *Conn, func()) {
 	t.Helper()
-	pd, sd := socketPair(t)
-	pm, sm := socketPair(t)
-	data, mc := NewConn(pd), NewConn(pm)
-	secData, secMeta := NewConn(sd), NewConn(sm)
-	for _, c := range []*Conn{data, mc, secData, secMeta} {
-		c.Version = 101
-	}
+	data, mc, secData, secMeta := linkConns(t)
 	reads := &Reads{}
 	s := NewSender(data, mc, proto)
 	s.OnNegDReply = reads.NegReply
@@ -58,7 +53,7 @@ func diskless(t *testing.T, proto int, b Backend, setup ...func(*Sender)) (*Send
 			}
 		}
 	}()
-	return s, reads, data, func() { sd.Close(); sm.Close() }
+	return s, reads, data, func() { secData.rw.(io.Closer).Close(); secMeta.rw.(io.Closer).Close() }
 }
 
 func TestReadsFromPeer(t *testing.T) {

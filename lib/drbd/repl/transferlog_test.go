@@ -170,12 +170,7 @@ func TestNegAckAfterCompletion(t *testing.T) {
 // senderPair is a Sender over two socket pairs, and the peer's ends of
 // its data and meta sockets.
 func senderPair(t *testing.T, proto int) (*Sender, *Conn, *Conn) {
-	pd, sd := socketPair(t)
-	pm, sm := socketPair(t)
-	primData, primMeta, secData, secMeta := NewConn(pd), NewConn(pm), NewConn(sd), NewConn(sm)
-	for _, c := range []*Conn{primData, primMeta, secData, secMeta} {
-		c.Version = 101
-	}
+	primData, primMeta, secData, secMeta := linkConns(t)
 	return NewSender(primData, primMeta, proto), secData, secMeta
 }
 
