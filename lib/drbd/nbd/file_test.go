@@ -2,6 +2,7 @@ package nbd
 
 import (
 	"bytes"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,7 +24,14 @@ func TestOpenDirect(t *testing.T) {
 	}
 	defer f.Close()
 	if !f.Direct() {
-		t.Skip("the file system of the test directory refuses O_DIRECT")
+		// Only when the file system itself refuses O_DIRECT; otherwise
+		// OpenDirect failed to use it.
+		d, err := os.OpenFile(path, os.O_RDWR|unix.O_DIRECT, 0)
+		if err == nil {
+			d.Close()
+			t.Fatal("OpenDirect fell back to buffered I/O on a file that takes O_DIRECT")
+		}
+		t.Skipf("the file system of the test directory refuses O_DIRECT: %v", err)
 	}
 	small := iobuf.Aligned(4096)
 	big := iobuf.Aligned(1 << 20)
