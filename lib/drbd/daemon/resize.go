@@ -476,6 +476,7 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	if s.DSize > maxSect || s.USize > maxSect || s.CSize > maxSect {
 		return fmt.Errorf("drbd: protocol error: P_SIZES with a size past 2^63 bytes (disk %d, user %d, current %d sectors)", s.DSize, s.USize, s.CSize)
 	}
+	peer := int64(s.DSize*512) &^ 4095 // the peer's usable disk, 0 without one
 	r := p.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -487,7 +488,7 @@ func (p *peerLink) receiveSizes(b []byte) error {
 		return nil
 	}
 	if v.m.S.Conn < state.Connected {
-		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && v.size > 0 && peer < v.size && v.m.S.Disk >= state.Outdated {
+		if peer > 0 && v.size > 0 && peer < v.size && v.m.S.Disk >= state.Outdated {
 			// receive_sizes: never shrink a device with usable data
 			// while connecting; only an online resize may.
 			r.d.Log.Error("The peer's disk size is too small! Going StandAlone.", "resource", r.name, "minor", v.minor,
@@ -496,10 +497,10 @@ func (p *peerLink) receiveSizes(b []byte) error {
 			return fmt.Errorf("drbd: the peer's disk (%d KiB) is smaller than the device (%d KiB)", peer/1024, v.size/1024)
 		}
 		target := v.diskSize
-		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize {
+		if peer > 0 && peer < v.diskSize {
 			target = peer
 		}
-		if s.DSize == 0 && v.size > 0 {
+		if peer == 0 && v.size > 0 {
 			// A peer without a disk: the device keeps its last agreed
 			// size (drbd_new_dev_size).
 			target = min(v.size, v.diskSize)
@@ -518,7 +519,7 @@ func (p *peerLink) receiveSizes(b []byte) error {
 			}
 			return nil
 		}
-		if peer := int64(s.DSize*512) &^ 4095; s.DSize > 0 && peer < v.diskSize && peer == target {
+		if peer > 0 && peer < v.diskSize && peer == target {
 			r.d.Log.Warn("the peer's disk is smaller: the device, which holds no usable data yet, takes its size", "resource", r.name, "minor", v.minor, "KiB", target/1024)
 		}
 		v.size = target
@@ -536,7 +537,7 @@ func (p *peerLink) receiveSizes(b []byte) error {
 	if u := int64(s.USize*512) &^ 4095; u > 0 && (user == 0 || u < user) {
 		user = u
 	}
-	target, err := newSize(sizeRequest{Local: v.diskSize, Peer: int64(s.DSize*512) &^ 4095, Current: v.size, User: user, Connected: true})
+	target, err := newSize(sizeRequest{Local: v.diskSize, Peer: peer, Current: v.size, User: user, Connected: true})
 	if err != nil {
 		v.logf("resize: %v; the size stays", err)
 		target = v.size
