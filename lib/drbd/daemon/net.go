@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -450,7 +449,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	// every volume of the resource.
 	final = r.net == ns && v.m.S.Conn == state.StandAlone
 	switch {
-	case err != nil && strings.HasPrefix(err.Error(), "drbd:"):
+	case err != nil && !netGone(err):
 		v.noteLinkError(err.Error())
 	case final && v.splitBrain == nil:
 		v.noteLinkError("the sync handshake or a state change refused the peer (the log says why)")
@@ -678,6 +677,14 @@ type linkError struct {
 // noteLinkError records it (r.mu held).
 func (v *Volume) noteLinkError(reason string) {
 	v.lastErr = &linkError{at: time.Now(), reason: reason}
+}
+
+// netGone tells a connection that went away (the peer closed it, the
+// network failed, this node closed it) from one this node dropped for
+// what the peer sent.
+func netGone(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.As(err, &op)
 }
 
 // receivePiece is the part of a large received block written at once,

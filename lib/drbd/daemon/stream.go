@@ -299,6 +299,9 @@ func (p *peerLink) watchAcks(stop <-chan struct{}) {
 		case <-t.C:
 			if age := p.sender.Oldest(); age > p.ackTimeout {
 				p.r.d.Log.Warn("peer did not acknowledge a write in time; dropping the connection", "resource", p.r.name, "waited", age.Round(time.Millisecond), "timeout", p.ackTimeout)
+				p.r.mu.Lock()
+				p.v.noteLinkError(fmt.Sprintf("the peer did not acknowledge a write within %v (timeout × ko-count)", p.ackTimeout))
+				p.r.mu.Unlock()
 				p.close()
 				return
 			}

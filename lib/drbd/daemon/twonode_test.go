@@ -633,6 +633,10 @@ func TestFrozenPeer(t *testing.T) {
 	start := time.Now()
 	err := w.write(2, 8192, blk)
 	took := time.Since(start)
+	// While bob is still frozen, alice's status says why she dropped him.
+	if st := p.ok(p.a, "status", "r0"); !strings.Contains(st, "last-error: ") || !strings.Contains(st, "did not acknowledge a write") {
+		t.Errorf("alice's status after dropping a frozen peer:\n%s", st)
+	}
 	p.b.proc.Cmd.Process.Signal(syscall.SIGCONT)
 	if err != nil {
 		t.Fatal(err)
