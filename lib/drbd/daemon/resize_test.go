@@ -64,6 +64,17 @@ func (p *pair) waitSize(want int64) {
 	})
 }
 
+// syncedPair is a pair of rsDisk files (extra: more drbd.conf), alice
+// Primary and both UpToDate.
+func syncedPair(t *testing.T, extra string) *pair {
+	t.Helper()
+	p := newPairSized(t, "C", "", extra, rsDisk, rsDisk)
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	return p
+}
+
 // grownTo waits until both devices have nw bytes and are in sync, and
 // checks that the resync since base moved want blocks and that the two
 // data areas agree.
@@ -99,10 +110,7 @@ func nbdSize(t *testing.T, n *node) string {
 // Before the peer's disk grew, resize leaves the size alone and says why.
 func TestOnlineResize(t *testing.T) {
 	needTool(t, "nbdinfo")
-	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p := syncedPair(t, "")
 	old := usable(t, rsDisk)
 	if s := p.a.status().Devices[0].Size; s != old>>10 {
 		t.Fatalf("size %d KiB, want %d", s, old>>10)
@@ -176,10 +184,7 @@ func TestOnlineResize(t *testing.T) {
 // TestResizeAssumeClean: with --assume-clean nothing is resynced; the
 // device grows on both nodes.
 func TestResizeAssumeClean(t *testing.T) {
-	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p := syncedPair(t, "")
 	base := rsReceived(p.b)
 	grow(t, p.a, rsGrow)
 	grow(t, p.b, rsGrow)
@@ -226,10 +231,7 @@ func TestResizeAssumeClean(t *testing.T) {
 // TestResizeFromSecondary: resize runs on the Secondary too; the Primary
 // is still the one the new area is resynced from.
 func TestResizeFromSecondary(t *testing.T) {
-	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p := syncedPair(t, "")
 	base := rsReceived(p.b)
 	grow(t, p.a, rsGrow)
 	grow(t, p.b, rsGrow)
@@ -290,10 +292,7 @@ func TestResizeRefusals(t *testing.T) {
 // grew too, takes the new size and the new area (with what the Primary
 // wrote there meanwhile) is resynced.
 func TestResizeDisconnected(t *testing.T) {
-	p := newPairSized(t, "C", "", "", rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p := syncedPair(t, "")
 	p.ok(p.a, "disconnect", "r0")
 	p.ok(p.b, "disconnect", "r0")
 	grow(t, p.a, rsGrow)
@@ -324,10 +323,7 @@ func TestResizeDisconnected(t *testing.T) {
 // TestResizeConfigSize: the disk section's size caps resize and lasts
 // across down and up.
 func TestResizeConfigSize(t *testing.T) {
-	p := newPairSized(t, "C", "", "disk { size 6M; }", rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p := syncedPair(t, "disk { size 6M; }")
 	p.waitSize(usable(t, rsDisk))
 	grow(t, p.a, rsGrow)
 	grow(t, p.b, rsGrow)
