@@ -41,13 +41,16 @@ type Volume struct {
 	minor int
 	m     *state.Machine
 
-	disk     *nbd.File
-	md       *meta.Device
-	sb       *meta.SuperBlock
-	bm       *meta.Bitmap
-	al       *meta.ActivityLog
-	size     int64 // bytes served and replicated: the smaller of the two disks
-	diskSize int64 // usable bytes of the local disk
+	disk *nbd.File
+	md   *meta.Device
+	sb   *meta.SuperBlock
+	bm   *meta.Bitmap
+	al   *meta.ActivityLog
+	// alNextOff is where the last write that went through the activity
+	// log ended: a write starting there is sequential (alBegin).
+	alNextOff int64
+	size      int64 // bytes served and replicated: the smaller of the two disks
+	diskSize  int64 // usable bytes of the local disk
 
 	peerUUIDs  state.UUIDs // as the peer last sent them
 	peerBits   uint64

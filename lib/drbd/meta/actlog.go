@@ -139,30 +139,72 @@ func (a *ActivityLog) Begin(ext uint32) (needTx bool, evicted uint32, err error)
 		a.used[s] = a.clock
 		return len(a.pending) > 0, LCFree, nil
 	}
+	victim := a.victim()
+	if victim < 0 {
+		return false, LCFree, ErrALBusy
+	}
+	return true, a.take(victim, ext, 1), nil
+}
+
+// victim is the slot a cold extent may take: a free one, else the one
+// idle for longest; never one a write holds or the pending transaction
+// changes. -1 when there is none or the transaction is full.
+func (a *ActivityLog) victim() int {
+	if len(a.pending) >= ALUpdatesPerTransaction {
+		return -1
+	}
 	victim := -1
 	for s, e := range a.slots {
 		if e == LCFree && !a.pendingSlot(s) {
-			victim = s
-			break
+			return s
 		}
 		if a.refs[s] == 0 && !a.pendingSlot(s) && (victim < 0 || a.used[s] < a.used[victim]) {
 			victim = s
 		}
 	}
-	if victim < 0 || len(a.pending) >= ALUpdatesPerTransaction {
-		return false, LCFree, ErrALBusy
-	}
-	evicted = a.slots[victim]
+	return victim
+}
+
+// take gives slot s to ext in the pending transaction with refs writes
+// holding it, and returns the extent it evicted (LCFree if none).
+func (a *ActivityLog) take(s int, ext uint32, refs int) (evicted uint32) {
+	evicted = a.slots[s]
 	if evicted != LCFree {
 		delete(a.index, evicted)
 	}
-	a.slots[victim] = LCFree
-	a.index[ext] = victim
-	a.refs[victim] = 1
-	a.used[victim] = a.clock
-	a.pending = append(a.pending, ALUpdate{Slot: uint16(victim), Extent: ext})
-	return true, evicted, nil
+	a.slots[s] = LCFree
+	a.index[ext] = s
+	a.refs[s] = refs
+	a.used[s] = a.clock
+	a.pending = append(a.pending, ALUpdate{Slot: uint16(s), Extent: ext})
+	return evicted
 }
+
+// Prefetch puts extent ext into the next transaction without a write
+// holding it, so that a sequential writer's next extents cost no
+// transaction of their own: DRBD writes one transaction per cold extent,
+// each a synchronous write and a flush. It takes only a free slot or one
+// idle for longer than every other (never one a write holds, never one
+// of the pending transaction), and reports whether ext is now hot or
+// pending. The extent evicted for it (LCFree if none) needs its bitmap
+// written first, as with Begin. A hot extent is left as it is.
+func (a *ActivityLog) Prefetch(ext uint32) (ok bool, evicted uint32) {
+	if _, hot := a.index[ext]; hot {
+		return true, LCFree
+	}
+	victim := a.victim()
+	if victim < 0 {
+		return false, LCFree
+	}
+	a.clock++
+	return true, a.take(victim, ext, 0)
+}
+
+// Pending says whether a transaction is waiting to be written.
+func (a *ActivityLog) Pending() bool { return len(a.pending) > 0 }
+
+// Slots is the number of extents the log holds (al-extents).
+func (a *ActivityLog) Slots() int { return len(a.slots) }
 
 func (a *ActivityLog) pendingSlot(s int) bool {
 	for _, u := range a.pending {

@@ -47,7 +47,11 @@ func TestALReplayModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if need {
+			// A sequential writer brings the next extents in with it.
+			for i := range rapid.IntRange(0, 8).Draw(t, "prefetch") {
+				a.Prefetch(ext + 1 + uint32(i))
+			}
+			if need || a.Pending() {
 				blk, off := a.Transaction()
 				copy(area[off:], blk)
 			}
@@ -64,6 +68,61 @@ func TestALReplayModel(t *testing.T) {
 			t.Fatalf("replay %v, want %v", hot, want)
 		}
 	})
+}
+
+// TestALPrefetch: a prefetched extent joins the pending transaction
+// without a write holding it; prefetch never evicts an extent a write
+// holds or the pending transaction changes, and an extent it brought in
+// is evicted first, before any a write used later.
+func TestALPrefetch(t *testing.T) {
+	a := NewActivityLog(3, 1, 8, 0)
+	if need, _, _ := a.Begin(10); !need {
+		t.Fatal("cold extent needs no transaction")
+	}
+	if ok, ev := a.Prefetch(11); !ok || ev != LCFree {
+		t.Fatalf("prefetch into a free slot: %v %d", ok, ev)
+	}
+	if ok, _ := a.Prefetch(10); !ok {
+		t.Fatal("prefetch of an extent already pending refused")
+	}
+	if ok, ev := a.Prefetch(12); !ok || ev != LCFree {
+		t.Fatalf("prefetch into the last free slot: %v %d", ok, ev)
+	}
+	// Every slot is pending now: nothing may be evicted.
+	if ok, _ := a.Prefetch(13); ok {
+		t.Fatal("prefetch evicted a pending slot")
+	}
+	blk, _ := a.Transaction()
+	tr, ok := DecodeALTransaction(blk)
+	if !ok || len(tr.Updates) != 3 {
+		t.Fatalf("transaction: %v %+v", ok, tr.Updates)
+	}
+	if got := a.Hot(); !equalU32(got, []uint32{10, 11, 12}) {
+		t.Fatalf("hot %v", got)
+	}
+	// 10 is held by its write; 11 and 12 by nothing. A write to 12 makes
+	// it the most recent: the next prefetch evicts 11.
+	if need, _, _ := a.Begin(12); need {
+		t.Fatal("hot extent needs a transaction")
+	}
+	a.End(12)
+	if ok, ev := a.Prefetch(13); !ok || ev != 11 {
+		t.Fatalf("prefetch evicted %d (ok %v), want 11", ev, ok)
+	}
+	a.Transaction()
+	if ok, ev := a.Prefetch(14); !ok || ev != 12 {
+		t.Fatalf("prefetch evicted %d (ok %v), want the idle 12", ev, ok)
+	}
+	a.Transaction()
+	// Writes hold every slot: prefetch refuses.
+	a.Begin(13)
+	a.Begin(14)
+	if ok, _ := a.Prefetch(15); ok {
+		t.Fatal("prefetch evicted an extent a write holds")
+	}
+	if got := a.Hot(); !equalU32(got, []uint32{10, 13, 14}) {
+		t.Fatalf("hot %v", got)
+	}
 }
 
 func equalU32(a, b []uint32) bool {
