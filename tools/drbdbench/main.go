@@ -5,7 +5,9 @@
 //     write with an fsync after each (QD1), with fio, through the NBD
 //     export of a Primary godrbd replicating to a second godrbd over
 //     127.0.0.1 → 127.0.0.2, for protocols A and C; against the same fio
-//     job on a raw file and through nbdkit's file plugin (unreplicated);
+//     job on a raw file and through nbdkit's file plugin (unreplicated),
+//     and on two raw files at once (the disk shared by two writers, as
+//     by the two nodes of a pair on one machine);
 //   - the same jobs on a protocol C pair whose peer keeps its disk in
 //     RAM (a file on /dev/shm): on one machine both nodes' disks share
 //     its one disk, which two machines would not; the two pairs bound
@@ -160,9 +162,10 @@ func run() error {
 		return fmt.Errorf("DRBD_BENCH_ROUNDS=%q: want a positive number", os.Getenv("DRBD_BENCH_ROUNDS"))
 	}
 	rawName := "raw file (psync, buffered)"
+	raw2Name := "2 raw files at once, each"
 	kitNames := []string{"nbdkit file", "nbdkit file cache=none"}
 	protos := []string{"A", "C"}
-	paths := append([]string{rawName}, kitNames...)
+	paths := append([]string{rawName, raw2Name}, kitNames...)
 	for _, p := range protos {
 		paths = append(paths, "protocol "+p)
 	}
@@ -191,12 +194,24 @@ func run() error {
 		if err := fallocate(raw, size); err != nil {
 			return err
 		}
-		r, err := fioPair([]string{"--ioengine=psync", "--filename=" + raw}, fioSize, runtime)
+		r, err := fioPair([][]string{{"--ioengine=psync", "--filename=" + raw}}, fioSize, runtime)
 		if err != nil {
 			return err
 		}
 		all[rawName] = append(all[rawName], r)
+		// Two writers at once on two files of this disk: what a pair on
+		// one machine asks of it.
+		raw2 := filepath.Join(dir, "raw2.img")
+		if err := fallocate(raw2, size); err != nil {
+			return err
+		}
+		r, err = fioPair([][]string{{"--ioengine=psync", "--filename=" + raw}, {"--ioengine=psync", "--filename=" + raw2}}, fioSize, runtime)
+		if err != nil {
+			return err
+		}
+		all[raw2Name] = append(all[raw2Name], r)
 		os.Remove(raw)
+		os.Remove(raw2)
 		kitImg := filepath.Join(dir, "nbdkit.img")
 		if err := fallocate(kitImg, size); err != nil {
 			return err
@@ -207,7 +222,7 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			r, err := fioPair([]string{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + sock}, fioSize, runtime)
+			r, err := fioPair([][]string{{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + sock}}, fioSize, runtime)
 			stop()
 			if err != nil {
 				return err
@@ -289,6 +304,9 @@ func run() error {
 	}
 	fmt.Printf("\ngoal: protocol C >= %.0f%% of nbdkit's file plugin (default cache, buffered like godrbd's backing file)\n", goal*100)
 	fmt.Printf("  both disks on this machine's disk: seqW %.0f%%, 4k sync W %.0f%% -> %s\n", s*100, y*100, verdict)
+	shared := med[raw2Name]
+	fmt.Printf("    (this disk shared by two writers, as by the pair's two nodes: each gets seqW %.0f%%, 4k sync W %.0f%% of one writer alone)\n",
+		shared.seqMBs/rawRes.seqMBs*100, shared.syncIOPS/rawRes.syncIOPS*100)
 	if ramDir == "" {
 		fmt.Printf("  peer disk in RAM: not measured (%s)\n", ramWhy)
 		return nil
@@ -337,21 +355,26 @@ func dropCaches() {
 	exec.Command("sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches").Run()
 }
 
-// fioPair runs the two jobs on one target.
-func fioPair(target []string, size, runtime string) (result, error) {
+// fioPair runs the two jobs on one target, or on several at once (one
+// fio job each, started together): the result is then one job's share,
+// the mean over them.
+func fioPair(targets [][]string, size, runtime string) (result, error) {
 	var r result
-	seq, err := fio(target, "--rw=write", "--bs=1M", "--end_fsync=1", "--size="+size)
+	seq, err := fio(targets, "--rw=write", "--bs=1M", "--end_fsync=1", "--size="+size)
 	if err != nil {
 		return r, err
 	}
-	r.seqMBs = seq.Write.BW / 1e6
-	sy, err := fio(target, "--rw=randwrite", "--bs=4k", "--fsync=1", "--time_based", "--runtime="+runtime, "--size="+size)
+	sy, err := fio(targets, "--rw=randwrite", "--bs=4k", "--fsync=1", "--time_based", "--runtime="+runtime, "--size="+size)
 	if err != nil {
 		return r, err
 	}
-	r.syncIOPS = sy.Write.IOPS
-	r.wP50 = sy.Write.Clat.P["50.000000"] / 1e3
-	r.fP50 = sy.Sync.Lat.P["50.000000"] / 1e3
+	n := float64(len(targets))
+	for i := range targets {
+		r.seqMBs += seq[i].Write.BW / 1e6 / n
+		r.syncIOPS += sy[i].Write.IOPS / n
+		r.wP50 += sy[i].Write.Clat.P["50.000000"] / 1e3 / n
+		r.fP50 += sy[i].Sync.Lat.P["50.000000"] / 1e3 / n
+	}
 	return r, nil
 }
 
@@ -370,17 +393,19 @@ type fioJob struct {
 	} `json:"sync"`
 }
 
-func fio(target []string, job ...string) (fioJob, error) {
+func fio(targets [][]string, job ...string) ([]fioJob, error) {
 	dropCaches()
-	args := append([]string{"--name=bench", "--output-format=json"}, target...)
-	args = append(args, job...)
+	args := append([]string{"--output-format=json"}, job...) // options before the first --name apply to every job
+	for i, t := range targets {
+		args = append(append(args, fmt.Sprintf("--name=bench%d", i)), t...)
+	}
 	out, err := exec.Command("fio", args...).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			err = fmt.Errorf("%v: %s", err, ee.Stderr)
 		}
-		return fioJob{}, fmt.Errorf("fio %s: %v", strings.Join(args, " "), err)
+		return nil, fmt.Errorf("fio %s: %v", strings.Join(args, " "), err)
 	}
 	if i := strings.IndexByte(string(out), '{'); i > 0 {
 		out = out[i:] // the nbd engine says "fio: connected to NBD server" first
@@ -388,10 +413,10 @@ func fio(target []string, job ...string) (fioJob, error) {
 	var r struct {
 		Jobs []fioJob `json:"jobs"`
 	}
-	if err := json.Unmarshal(out, &r); err != nil || len(r.Jobs) == 0 {
-		return fioJob{}, fmt.Errorf("fio output: %v\n%s", err, out)
+	if err := json.Unmarshal(out, &r); err != nil || len(r.Jobs) != len(targets) {
+		return nil, fmt.Errorf("fio output: want %d jobs: %v\n%s", len(targets), err, out)
 	}
-	return r.Jobs[0], nil
+	return r.Jobs, nil
 }
 
 func waitFor(limit time.Duration, what string, cond func() bool) error {
@@ -592,7 +617,7 @@ resource r0 {
 	if err := waitFor(10*time.Second, "the NBD export", func() bool { _, err := os.Stat(nbd); return err == nil }); err != nil {
 		return res, 0, err
 	}
-	res, err = fioPair([]string{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + nbd}, fioSize, runtime)
+	res, err = fioPair([][]string{{"--ioengine=nbd", "--uri=nbd+unix:///?socket=" + nbd}}, fioSize, runtime)
 	if err != nil {
 		return res, 0, err
 	}
