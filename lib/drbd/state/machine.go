@@ -65,6 +65,13 @@ type (
 	Outdate          struct{}
 	// NewCurrentUUID is drbdsetup new-current-uuid [--clear-bitmap].
 	NewCurrentUUID struct{ ClearBitmap bool }
+	// SuspendIO is drbdsetup suspend-io: application IO freezes until
+	// ResumeIO. ResumeIO is drbdsetup resume-io: it also ends a freeze
+	// of on-no-data-accessible suspend-io or of fencing
+	// resource-and-stonith (a fence-peer handler that failed leaves IO
+	// frozen until then).
+	SuspendIO struct{}
+	ResumeIO  struct{}
 	// FenceResult reports the fence-peer handler's outcome after a
 	// Promote request asked for it: Outdated true when the handler
 	// confirmed the peer is outdated (exit code 4, 5 or 7).
@@ -122,6 +129,8 @@ func (PauseSync) event()        {}
 func (ResumeSync) event()       {}
 func (Outdate) event()          {}
 func (FenceResult) event()      {}
+func (SuspendIO) event()        {}
+func (ResumeIO) event()         {}
 func (NewCurrentUUID) event()   {}
 func (Established) event()      {}
 func (PeerParams) event()       {}
@@ -161,6 +170,11 @@ type Machine struct {
 	neg          *Negotiation
 	peerUUIDs    UUIDs
 	pendingForce bool // a Primary --force waits for the fence-peer result
+	// newCurUUID is DRBD's NEW_CUR_UUID: a Primary lost its peer's data
+	// while IO was frozen; the new current UUID waits until IO resumes
+	// (fence-peer outdated the peer, or resume-io) or the peer comes
+	// back (Established).
+	newCurUUID bool
 	pendingPrim  bool
 	log          []string
 	acts         []Action
@@ -233,11 +247,30 @@ func (m *Machine) after(os, ns State) {
 		m.act(ActSendBitmap, "")
 	}
 	if lostContactToPeerData(os.PDsk, ns.PDsk) && hasLdev(ns) {
-		if (ns.Role == Primary || ns.Peer == Primary) && m.UUID.Bitmap == 0 && ns.Disk >= UpToDate && !ns.Suspended() {
-			m.UUID = m.UUID.NewCurrent(m.Rand(), ns.Role == Primary)
-			m.act(ActWriteMeta, "")
-			m.act(ActSendUUIDs, "")
+		if (ns.Role == Primary || ns.Peer == Primary) && m.UUID.Bitmap == 0 && ns.Disk >= UpToDate {
+			if ns.Suspended() {
+				m.newCurUUID = true
+			} else {
+				m.newCurUUID = false
+				m.UUID = m.UUID.NewCurrent(m.Rand(), ns.Role == Primary)
+				m.act(ActWriteMeta, "")
+				m.act(ActSendUUIDs, "")
+			}
 		}
+	}
+	// Frozen IO resumes by itself when data is in reach again: the
+	// peer is back (susp_nod, susp_fen), or an attach found an
+	// UpToDate disk (susp_nod).
+	if ns.SuspNod && ((os.Conn < Connected && ns.Conn >= Connected) ||
+		((os.Disk == Attaching || os.Disk == Negotiating) && ns.Disk == UpToDate)) {
+		rs := m.S
+		rs.SuspNod = false
+		m.set(rs, true, true)
+	}
+	if m.S.SuspFen && m.S.Conn >= Connected {
+		rs := m.S
+		rs.SuspFen = false
+		m.set(rs, true, true)
 	}
 	if os.Role == Primary && ns.Role == Secondary && hasLdev(ns) {
 		m.act(ActWriteBitmap, "")
@@ -412,6 +445,11 @@ func (m *Machine) step(ev Event) Result {
 		if s.Conn != WFConnection {
 			return NothingToDo
 		}
+		// Writes frozen when the peer was lost are marked out of sync
+		// (DRBD resends them instead): the new current UUID the loss
+		// left pending goes into this handshake, so that those blocks
+		// move by a bitmap-based resync.
+		m.applyNewCurUUID()
 		ns := s
 		ns.Conn = WFReportParams
 		rv := m.set(ns, true, true)
@@ -535,7 +573,11 @@ func (m *Machine) step(ev Event) Result {
 			ns := s
 			ns.PDsk = Outdated
 			ns.SuspFen = false
-			return m.set(ns, true, true)
+			rv := m.set(ns, true, true)
+			if rv.OK() && !m.S.Suspended() {
+				m.applyNewCurUUID()
+			}
+			return rv
 		}
 		f := e.Outdated
 		return m.primary(m.pendingForce, &f)
@@ -613,6 +655,18 @@ func (m *Machine) step(ev Event) Result {
 		ns := s
 		ns.Conn = VerifyS
 		return m.set(ns, false, true)
+	case SuspendIO:
+		ns := s
+		ns.Susp = true
+		return m.set(ns, true, true)
+	case ResumeIO:
+		if !s.Suspended() {
+			return NothingToDo
+		}
+		m.applyNewCurUUID()
+		ns := s
+		ns.Susp, ns.SuspNod, ns.SuspFen = false, false, false
+		return m.set(ns, true, true)
 	case PauseSync:
 		ns := s
 		ns.UserIsp = true
@@ -701,6 +755,23 @@ func (m *Machine) refuse(ns State, c Conn, rv Result) Result {
 	m.logf(" state = %s", m.S)
 	m.logf("wanted = %s", ns)
 	return rv
+}
+
+// applyNewCurUUID makes the new current UUID that a loss of the peer's
+// data while IO was frozen left pending (NEW_CUR_UUID).
+func (m *Machine) applyNewCurUUID() {
+	if !m.newCurUUID {
+		return
+	}
+	m.newCurUUID = false
+	if !hasLdev(m.S) {
+		return
+	}
+	m.UUID = m.UUID.NewCurrent(m.Rand(), m.S.Role == Primary)
+	m.act(ActWriteMeta, "")
+	if m.S.Conn >= Connected {
+		m.act(ActSendUUIDs, "")
+	}
 }
 
 // askFence parks a Primary request until the fence-peer handler reports.

@@ -7,7 +7,11 @@ import (
 )
 
 func genEvent(t *rapid.T) Event {
-	switch rapid.IntRange(0, 19).Draw(t, "kind") {
+	switch rapid.IntRange(0, 21).Draw(t, "kind") {
+	case 20:
+		return SuspendIO{}
+	case 21:
+		return ResumeIO{}
 	case 19:
 		return NewCurrentUUID{ClearBitmap: rapid.Bool().Draw(t, "cb")}
 	case 0:
@@ -60,7 +64,7 @@ func genEvent(t *rapid.T) Event {
 
 func isRequest(ev Event) bool {
 	switch ev.(type) {
-	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate, NewCurrentUUID, Attach, Connect:
+	case Promote, Demote, Invalidate, InvalidateRemote, Verify, PauseSync, ResumeSync, Outdate, NewCurrentUUID, Attach, Connect, SuspendIO, ResumeIO:
 		return true
 	}
 	return false
@@ -71,9 +75,10 @@ func isRequest(ev Event) bool {
 func TestMachineInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{
-			TwoPrimaries: rapid.Bool().Draw(t, "two"),
-			Fencing:      Fencing(rapid.IntRange(0, 2).Draw(t, "fencing")),
-			VerifyAlg:    rapid.SampledFrom([]string{"", "md5"}).Draw(t, "valg"),
+			TwoPrimaries:    rapid.Bool().Draw(t, "two"),
+			Fencing:         Fencing(rapid.IntRange(0, 2).Draw(t, "fencing")),
+			VerifyAlg:       rapid.SampledFrom([]string{"", "md5"}).Draw(t, "valg"),
+			SuspendOnNoData: rapid.Bool().Draw(t, "suspnod"),
 		}
 		var n uint64
 		m := NewMachine(cfg, Policies{}, func() uint64 { n++; return n << 8 })
@@ -99,6 +104,18 @@ func TestMachineInvariants(t *testing.T) {
 				if v := ValidState(cfg, m.Env, before, s); !v.OK() && v != ValidState(cfg, m.Env, before, before) {
 					t.Fatalf("%T accepted into invalid state %s (%s)", ev, s, v)
 				}
+			}
+			if _, ok := ev.(ResumeIO); ok && s.Suspended() {
+				t.Fatalf("IO still frozen after resume-io: %s", s)
+			}
+			if _, ok := ev.(SuspendIO); ok && !s.Susp {
+				t.Fatalf("IO not frozen after suspend-io (%s): %s", rv, s)
+			}
+			// A Primary that loses its peer with resource-and-stonith
+			// freezes IO (unless the peer is known to be Outdated).
+			if cfg.Fencing == FenceResourceAndStonith && before.Role == Primary && s.Role == Primary &&
+				before.Conn >= Connected && s.Conn < Connected && s.PDsk > Outdated && !s.SuspFen {
+				t.Fatalf("after %T: the peer was lost but IO is not frozen: %s -> %s", ev, before, s)
 			}
 			if _, ok := ev.(Promote); ok && rv.OK() && s.Role == Primary && before.Role != Primary {
 				if s.Disk != UpToDate && s.PDsk != UpToDate {

@@ -123,6 +123,8 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 				cfg.Fencing = map[string]Fencing{"dont-care": FenceDontCare, "resource-only": FenceResourceOnly, "resource-and-stonith": FenceResourceAndStonith}[v]
 			case "verify-alg":
 				cfg.VerifyAlg = v
+			case "on-no-data":
+				cfg.SuspendOnNoData = v == "suspend-io"
 			case "after-sb-0pri":
 				pol.AfterSB0 = parsePolicy(t, v)
 			case "after-sb-1pri":
@@ -275,6 +277,10 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 		ev = ResumeSync{}
 	case "outdate":
 		ev = Outdate{}
+	case "suspend-io":
+		ev = SuspendIO{}
+	case "resume-io":
+		ev = ResumeIO{}
 	case "fenced":
 		ev = FenceResult{Outdated: args["yes"]}
 	case "io-error":
