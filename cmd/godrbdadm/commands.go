@@ -40,6 +40,8 @@ type CLI struct {
 	Verify           verifyRes  `cmd:"" help:"Start an online verify."`
 	PauseSync        res        `cmd:"" name:"pause-sync" help:"Pause the resync."`
 	ResumeSync       res        `cmd:"" name:"resume-sync" help:"Resume the resync."`
+	SuspendIO        res        `cmd:"" name:"suspend-io" help:"Freeze application IO until resume-io."`
+	ResumeIO         res        `cmd:"" name:"resume-io" help:"Resume frozen application IO (also after fencing or no data)."`
 	Resize           resizeRes  `cmd:"" help:"Grow the device to the backing disks' size."`
 	CheckResize      res        `cmd:"" name:"check-resize" help:"Remember the backing disks' size."`
 	Adjust           res        `cmd:"" help:"Make the running resource match the configuration."`

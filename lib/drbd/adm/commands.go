@@ -331,6 +331,16 @@ func init() {
 	c.Steps = perVolume(api.OpResumeSync)
 	def(c)
 
+	c = std("suspend-io", "Freeze application IO until resume-io.")
+	c.VerifyIPs = true
+	c.Steps = perVolume(api.OpSuspendIO)
+	def(c)
+
+	c = std("resume-io", "Resume frozen application IO (suspend-io, on-no-data-accessible suspend-io, fencing resource-and-stonith).")
+	c.VerifyIPs = true
+	c.Steps = perVolume(api.OpResumeIO)
+	def(c)
+
 	// adjust asks godrbd what runs (drbdsetup show) and takes only the
 	// steps that differ (adjust.go), in up's stages.
 	c = &Command{Name: "adjust", Help: "Make the running resource match the configuration.", ResNameRequired: true, VerifyIPs: true, NeedPeer: true, Deferred: true}

@@ -42,6 +42,8 @@ const (
 	OpVerify           = "verify"            // volume: online verify
 	OpPauseSync        = "pause-sync"        // volume
 	OpResumeSync       = "resume-sync"       // volume
+	OpSuspendIO        = "suspend-io"        // volume: freeze application IO
+	OpResumeIO         = "resume-io"         // volume: end any freeze of application IO
 	OpResize           = "resize"            // volume: re-read the backing size (flags size, assume-peer-has-space, assume-clean)
 	OpCheckResize      = "check-resize"      // volume: remember the backing size (offline)
 	OpNewCurrentUUID   = "new-current-uuid"  // volume (flag clear-bitmap)

@@ -26,7 +26,7 @@ package api
 //	new-current-uuid    MINOR                         flag clear-bitmap
 //	wait-connect        MINOR                         startup options (wfc-timeout, degr-wfc-timeout, ...)
 //	secondary, invalidate, invalidate-remote, outdate, pause-sync, resume-sync,
-//	check-resize, role, cstate, dstate, get-gi, show-gi, wait-sync
+//	suspend-io, resume-io, check-resize, role, cstate, dstate, get-gi, show-gi, wait-sync
 //	                    MINOR
 //	proc                (none)
 //

@@ -64,7 +64,7 @@ func (d *Daemon) Serve(ctx context.Context, ready func()) error {
 	for _, op := range []string{api.OpNewResource, api.OpNewMinor, api.OpApplyAL, api.OpAttach, api.OpConnect,
 		api.OpDisconnect, api.OpDetach, api.OpDown, api.OpPrimary, api.OpSecondary, api.OpInvalidate,
 		api.OpInvalidateRemote, api.OpOutdate, api.OpVerify, api.OpPauseSync, api.OpResumeSync, api.OpResize,
-		api.OpCheckResize, api.OpNewCurrentUUID, api.OpRole, api.OpCState, api.OpDState, api.OpStatus,
+		api.OpSuspendIO, api.OpResumeIO, api.OpCheckResize, api.OpNewCurrentUUID, api.OpRole, api.OpCState, api.OpDState, api.OpStatus,
 		api.OpWaitConnect, api.OpWaitSync, api.OpProc, api.OpCreateMD, api.OpDumpMD, api.OpWipeMD, api.OpGetGI,
 		api.OpShowGI, api.OpDiskOptions, api.OpNetOptions, api.OpResourceOptions, api.OpDelMinor,
 		api.OpDelResource, api.OpShow} {
@@ -260,7 +260,7 @@ func (d *Daemon) dispatch(ctx context.Context, q *api.Request) (*api.Reply, erro
 	case api.OpWaitConnect:
 		return nil, v.waitConnect(ctx, q)
 	case api.OpInvalidate, api.OpInvalidateRemote, api.OpOutdate, api.OpVerify, api.OpPauseSync,
-		api.OpResumeSync, api.OpNewCurrentUUID:
+		api.OpResumeSync, api.OpNewCurrentUUID, api.OpSuspendIO, api.OpResumeIO:
 		return nil, v.request(q)
 	case api.OpResize:
 		return v.resize(ctx, q)

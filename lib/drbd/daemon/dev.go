@@ -13,6 +13,7 @@ import (
 	"github.com/linux-ha-go/ha/lib/drbd/iobuf"
 	"github.com/linux-ha-go/ha/lib/drbd/meta"
 	"github.com/linux-ha-go/ha/lib/drbd/nbd"
+	"github.com/linux-ha-go/ha/lib/drbd/state"
 )
 
 // export is a volume's NBD export, served while the volume is Primary.
@@ -103,6 +104,7 @@ func (d *device) Size() int64 {
 }
 
 func (d *device) ReadAt(p []byte, off int64) (int, error) {
+	d.v.waitThawed()
 	// Locally when the local data is UpToDate, else through the peer
 	// (peerread.go).
 	if err := d.v.read(p, off); err != nil {
@@ -112,15 +114,20 @@ func (d *device) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (d *device) WriteAt(p []byte, off int64) (int, error) {
+	d.v.waitThawed()
 	if err := d.v.writeAny(p, off); err != nil { // partial sectors: align.go
 		return 0, err
 	}
 	return len(p), nil
 }
 
-func (d *device) Flush() error { return d.v.flush() }
+func (d *device) Flush() error {
+	d.v.waitThawed()
+	return d.v.flush()
+}
 
 func (d *device) Trim(off, n int64) error {
+	d.v.waitThawed()
 	zero := iobuf.Aligned(int(min(n, 1<<20)))
 	for n > 0 {
 		k := min(n, int64(len(zero)))
@@ -255,4 +262,46 @@ func (v *Volume) alEnd(off int64, n int) {
 	for e := first; e <= last; e++ {
 		v.al.End(e)
 	}
+}
+
+// waitThawed holds an application request while IO is frozen
+// (suspend-io, on-no-data-accessible suspend-io, fencing
+// resource-and-stonith while fence-peer runs), as DRBD holds new
+// requests; it returns at once on a node that is no longer Primary,
+// whose requests then fail as usual.
+func (v *Volume) waitThawed() {
+	r := v.r
+	r.mu.Lock()
+	for v.m.S.Suspended() && v.m.S.Role == state.Primary {
+		r.cond.Wait()
+	}
+	r.mu.Unlock()
+}
+
+// completeThawed runs done for a write or flush whose peer part was cut
+// by the loss of link. Under fencing resource-and-stonith (or while IO
+// is frozen anyway) the application learns of it only once IO thaws:
+// fence-peer outdated the peer, the peer came back, or resume-io. Until
+// then the write is not acknowledged, so that a node cut off from its
+// peer never acknowledges a write the peer, promoted in its place,
+// would lack. done runs on a goroutine of its own when it waits.
+func (v *Volume) completeThawed(link *peerLink, done func()) {
+	r := v.r
+	r.mu.Lock()
+	hold := v.m.Cfg.Fencing == state.FenceResourceAndStonith || v.m.S.Suspended()
+	r.mu.Unlock()
+	if !hold {
+		done()
+		return
+	}
+	go func() {
+		r.mu.Lock()
+		// First the machine takes in the loss (it freezes IO then),
+		// then IO must thaw.
+		for v.m.S.Role == state.Primary && (v.m.S.Suspended() || v.m.S.Conn >= state.Connected && v.link() == link) {
+			r.cond.Wait()
+		}
+		r.mu.Unlock()
+		done()
+	}()
 }

@@ -134,6 +134,11 @@ func (r *Resource) machineConfig(diskOpts []api.Option) (state.Config, state.Pol
 		c.TwoPrimaries = v == "" || v == "yes"
 	}
 	c.VerifyAlg, _ = opt(r.cfg.Net, "verify-alg")
+	resOpts := r.cfg.Options
+	if r.resOpts.set {
+		resOpts = r.resOpts.opts // resource-options changed them
+	}
+	c.SuspendOnNoData = optOr(resOpts, "on-no-data-accessible", "io-error") == "suspend-io"
 	f, _ := opt(diskOpts, "fencing")
 	switch f {
 	case "resource-only":
@@ -615,6 +620,10 @@ func (v *Volume) request(q *api.Request) error {
 	case "new-current-uuid":
 		_, clr := q.Flag("clear-bitmap")
 		ev = state.NewCurrentUUID{ClearBitmap: clr}
+	case api.OpSuspendIO:
+		ev = state.SuspendIO{}
+	case api.OpResumeIO:
+		ev = state.ResumeIO{}
 	}
 	rv := v.step(ev)
 	if rv == state.NothingToDo {

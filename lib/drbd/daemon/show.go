@@ -44,6 +44,10 @@ func (d *Daemon) record(q *api.Request) {
 		}
 	case api.OpResourceOptions:
 		r.resOpts = applied{true, api.ChangeOptions(r.resOpts.opts, q.Args, given)}
+		for _, v := range r.vols {
+			c, _ := r.machineConfig(v.diskOptions())
+			v.m.Cfg.SuspendOnNoData = c.SuspendOnNoData
+		}
 	case api.OpAttach, api.OpDiskOptions:
 		if q.Volume == nil || r.vols[*q.Volume] == nil {
 			return

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,13 +13,16 @@ import (
 
 // Status is a resource in `drbdsetup status --json`'s layout.
 type Status struct {
-	Name        string             `json:"name"`
-	NodeID      int                `json:"node-id"`
-	Role        string             `json:"role"`
-	Suspended   bool               `json:"suspended"`
-	WriteOrder  string             `json:"write-ordering"`
-	Devices     []DeviceStatus     `json:"devices"`
-	Connections []ConnectionStatus `json:"connections"`
+	Name      string `json:"name"`
+	NodeID    int    `json:"node-id"`
+	Role      string `json:"role"`
+	Suspended bool   `json:"suspended"`
+	// SuspendedWhy is why IO is frozen, in the words of drbdsetup
+	// status: user, no-data, fencing (godrbd's own field).
+	SuspendedWhy []string           `json:"godrbd-suspended,omitempty"`
+	WriteOrder   string             `json:"write-ordering"`
+	Devices      []DeviceStatus     `json:"devices"`
+	Connections  []ConnectionStatus `json:"connections"`
 }
 
 // DeviceStatus is one volume.
@@ -116,6 +120,14 @@ func (r *Resource) status() Status {
 			st.Role = "Primary"
 		}
 		st.Suspended = st.Suspended || s.Suspended()
+		for _, why := range []struct {
+			on   bool
+			name string
+		}{{s.Susp, "user"}, {s.SuspNod, "no-data"}, {s.SuspFen, "fencing"}} {
+			if why.on && !slices.Contains(st.SuspendedWhy, why.name) {
+				st.SuspendedWhy = append(st.SuspendedWhy, why.name)
+			}
+		}
 		st.Devices = append(st.Devices, DeviceStatus{Volume: n, Minor: v.minor, DiskState: s.Disk.String(), Quorum: true,
 			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no", NoData: v.noDataReason()})
 		cs.ConnectionState = connName(s.Conn)
@@ -179,7 +191,7 @@ func (r *Resource) statusText(asJSON bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s role:%s", st.Name, st.Role)
 	if st.Suspended {
-		b.WriteString(" suspended:user")
+		b.WriteString(" suspended:" + strings.Join(st.SuspendedWhy, ","))
 	}
 	b.WriteString("\n")
 	multi := len(st.Devices) > 1

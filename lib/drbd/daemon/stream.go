@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -41,6 +42,7 @@ type streamWrite struct {
 	// until End.
 	pending atomic.Int32
 	lost    atomic.Bool // a piece did not reach the peer
+	cut     atomic.Bool // ... because the connection was lost (completeThawed)
 	mu      sync.Mutex
 	err     error // the local disk's error
 	done    func(error)
@@ -71,6 +73,7 @@ func (d *device) BeginWrite(off int64, n int, fua bool) (nbd.PieceWriter, error)
 	if off%512 != 0 || n%512 != 0 {
 		return nil, nil
 	}
+	v.waitThawed()
 	// Held until the write completes: no read-modify-write of a partial
 	// sector may interleave with it.
 	v.pio.rmw.mu.RLock()
@@ -114,6 +117,7 @@ func (v *Volume) startWrite(off int64, n int, fua bool) (*streamWrite, error) {
 	w.v, w.link, w.off, w.n, w.pos, w.fua, w.replicate, w.rmwLocked = v, link, off, n, 0, fua, replicate, false
 	w.err, w.done = nil, nil
 	w.lost.Store(false)
+	w.cut.Store(false)
 	w.pending.Store(1)
 	return w, nil
 }
@@ -165,6 +169,9 @@ func (w *streamWrite) Piece(p []byte) {
 func (w *streamWrite) pieceAcked(err error) {
 	if err != nil {
 		w.lost.Store(true)
+		if errors.Is(err, repl.ErrClosed) {
+			w.cut.Store(true)
+		}
 	}
 	if w.pending.Add(-1) == 0 {
 		w.finish()
@@ -214,8 +221,13 @@ func (w *streamWrite) finish() {
 	w.mu.Lock()
 	err, done := w.err, w.done
 	w.mu.Unlock()
+	link, cut := w.link, w.cut.Load()
 	w.v, w.link, w.done = nil, nil, nil
 	streamWrites.Put(w)
+	if cut {
+		v.completeThawed(link, func() { done(err) })
+		return
+	}
 	done(err)
 }
 
@@ -224,7 +236,10 @@ func (w *streamWrite) short() bool { return w.pos != w.n }
 // FlushAsync flushes the local disk and, connected, closes the epoch
 // with a barrier the peer acknowledges after its own flush; done runs
 // when both are durable, on whichever goroutine finishes last.
-func (d *device) FlushAsync(done func(error)) { d.v.flushAsync(done) }
+func (d *device) FlushAsync(done func(error)) {
+	d.v.waitThawed()
+	d.v.flushAsync(done)
+}
 
 // flush makes the writes durable here and, connected, on the peer.
 func (v *Volume) flush() error {
@@ -247,7 +262,7 @@ func (v *Volume) flushAsync(done func(error)) {
 		done(v.flushLocal())
 		return
 	}
-	f := &flushOp{v: v, done: done}
+	f := &flushOp{v: v, link: link, done: done}
 	f.pending.Store(2)
 	link.sender.SubmitFlush(f.remote)
 	f.local(v.flushLocal())
@@ -255,6 +270,7 @@ func (v *Volume) flushAsync(done func(error)) {
 
 type flushOp struct {
 	v       *Volume
+	link    *peerLink
 	pending atomic.Int32
 	err     atomic.Pointer[error]
 	done    func(error)
@@ -263,6 +279,10 @@ type flushOp struct {
 func (f *flushOp) remote(err error) {
 	if err != nil {
 		f.v.r.d.Log.Warn("remote flush failed", "resource", f.v.r.name, "error", err)
+		if errors.Is(err, repl.ErrClosed) {
+			f.v.completeThawed(f.link, f.dec)
+			return
+		}
 	}
 	f.dec()
 }

@@ -174,10 +174,10 @@ type Machine struct {
 	// while IO was frozen; the new current UUID waits until IO resumes
 	// (fence-peer outdated the peer, or resume-io) or the peer comes
 	// back (Established).
-	newCurUUID bool
-	pendingPrim  bool
-	log          []string
-	acts         []Action
+	newCurUUID  bool
+	pendingPrim bool
+	log         []string
+	acts        []Action
 }
 
 // NewMachine returns a machine for a fresh minor.

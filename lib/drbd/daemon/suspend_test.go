@@ -1,0 +1,155 @@
+package daemon_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/linux-ha-go/ha/lib/drbd/daemon"
+	"github.com/linux-ha-go/ha/lib/testutil"
+)
+
+// pendingWrite is one NBD write on a connection of its own; done
+// receives its result.
+type pendingWrite struct{ done chan error }
+
+func startWrite(t *testing.T, n *node, off uint64, data []byte) *pendingWrite {
+	t.Helper()
+	w := dialNBD(t, daemon.NBDPath(n.rundir, "r0", 0))
+	t.Cleanup(func() { w.c.Close() })
+	pw := &pendingWrite{done: make(chan error, 1)}
+	go func() { pw.done <- w.write(1, off, data) }()
+	return pw
+}
+
+// stillPending fails the test when a write completes within the window:
+// the writes it checks are frozen, and an unfrozen one completes in
+// about a millisecond here.
+func stillPending(t *testing.T, what string, ws ...*pendingWrite) {
+	t.Helper()
+	window := time.After(500 * time.Millisecond)
+	for {
+		for _, w := range ws {
+			select {
+			case err := <-w.done:
+				t.Fatalf("%s: a frozen write completed (error %v)", what, err)
+			default:
+			}
+		}
+		select {
+		case <-window:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func completes(t *testing.T, what string, ws ...*pendingWrite) {
+	t.Helper()
+	for _, w := range ws {
+		select {
+		case err := <-w.done:
+			if err != nil {
+				t.Fatalf("%s: write failed: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the write did not complete", what)
+		}
+	}
+}
+
+// TestFencingFreezesIO: with fencing resource-and-stonith a Primary that
+// loses its peer freezes IO while fence-peer runs, the write that was in
+// flight included: nothing is acknowledged that the peer may lack.
+// fence-peer fails here, so IO stays frozen until resume-io, which makes
+// a new current UUID. suspend-io and resume-io freeze and thaw IO at the
+// administrator's request, and status says why IO is frozen.
+func TestFencingFreezesIO(t *testing.T) {
+	dir := t.TempDir()
+	started, release, finished := filepath.Join(dir, "started"), filepath.Join(dir, "release"), filepath.Join(dir, "finished")
+	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-and-stonith; }
+  handlers { fence-peer "touch %s; while [ ! -e %s ]; do sleep 0.05; done; touch %s; exit 1"; }`, started, release, finished))
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	block := bytes.Repeat([]byte{0xa5}, 4096)
+	completes(t, "connected", startWrite(t, p.a, 0, block))
+	gi := func() string { return strings.SplitN(p.ok(p.a, "get-gi", "r0"), ":", 2)[0] }
+	before := gi()
+
+	// bob stops, a write waits for its acknowledgement, bob dies.
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	inFlight := startWrite(t, p.a, 4096, block)
+	stillPending(t, "waiting for the stopped peer", inFlight)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	testutil.WaitFor(t, 10*time.Second, "fence-peer to run", func() bool { _, err := os.Stat(started); return err == nil })
+	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for fencing", func() bool {
+		return slices.Contains(p.a.status().SuspendedWhy, "fencing")
+	})
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:fencing") {
+		t.Errorf("status while fence-peer runs:\n%s", out)
+	}
+	later := startWrite(t, p.a, 8192, block)
+	stillPending(t, "while fence-peer runs", inFlight, later)
+
+	// fence-peer fails: IO stays frozen.
+	os.WriteFile(release, nil, 0o644)
+	testutil.WaitFor(t, 10*time.Second, "fence-peer to end", func() bool { _, err := os.Stat(finished); return err == nil })
+	testutil.WaitFor(t, 10*time.Second, "the handler's failure to be taken in", func() bool {
+		for _, l := range strings.Split(p.a.proc.Output(), "\n") {
+			if strings.Contains(l, "helper command") && strings.Contains(l, "fence-peer") && strings.Contains(l, "exit=1") {
+				return true
+			}
+		}
+		return false
+	})
+	stillPending(t, "after fence-peer failed", inFlight, later)
+	if !slices.Contains(p.a.status().SuspendedWhy, "fencing") {
+		t.Fatalf("IO no longer frozen after fence-peer failed: %+v", p.a.status())
+	}
+	if after := gi(); after != before {
+		t.Errorf("current UUID changed while IO was frozen: %s -> %s", before, after)
+	}
+
+	// resume-io thaws IO; the new current UUID is made first.
+	p.ok(p.a, "resume-io", "r0")
+	completes(t, "after resume-io", inFlight, later)
+	if st := p.a.status(); st.Suspended || len(st.SuspendedWhy) != 0 {
+		t.Errorf("still suspended after resume-io: %+v", st)
+	}
+	if after := gi(); after == before {
+		t.Errorf("resume-io made no new current UUID (still %s)", after)
+	}
+	if _, _, rc := p.adm_(p.a, "resume-io", "r0"); rc != 0 {
+		t.Errorf("resume-io with nothing frozen: exit %d", rc)
+	}
+
+	// The administrator's freeze.
+	p.ok(p.a, "suspend-io", "r0")
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:user") {
+		t.Errorf("status after suspend-io:\n%s", out)
+	}
+	if got := p.ok(p.a, "proc"); !strings.Contains(got, " s-----") {
+		t.Errorf("proc after suspend-io does not show s:\n%s", got)
+	}
+	frozen := startWrite(t, p.a, 12288, block)
+	stillPending(t, "after suspend-io", frozen)
+	p.ok(p.a, "resume-io", "r0")
+	completes(t, "after resume-io", frozen)
+
+	// Every write is on the disk.
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.a.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	for _, off := range []int{0, 4096, 8192, 12288} {
+		if !bytes.Equal(got[off:off+4096], block) {
+			t.Errorf("the write at %d is not on alice's disk", off)
+		}
+	}
+}
