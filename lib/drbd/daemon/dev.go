@@ -104,34 +104,29 @@ func (d *device) Size() int64 {
 }
 
 func (d *device) ReadAt(p []byte, off int64) (int, error) {
-	d.v.waitThawed()
 	// Locally when the local data is UpToDate, else through the peer
 	// (peerread.go).
-	if err := d.v.read(p, off); err != nil {
+	if err := d.v.restartFrozen(func() error { return d.v.read(p, off) }); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 func (d *device) WriteAt(p []byte, off int64) (int, error) {
-	d.v.waitThawed()
-	if err := d.v.writeAny(p, off); err != nil { // partial sectors: align.go
+	// Partial sectors: align.go.
+	if err := d.v.restartFrozen(func() error { return d.v.writeAny(p, off) }); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
-func (d *device) Flush() error {
-	d.v.waitThawed()
-	return d.v.flush()
-}
+func (d *device) Flush() error { return d.v.restartFrozen(d.v.flush) }
 
 func (d *device) Trim(off, n int64) error {
-	d.v.waitThawed()
 	zero := iobuf.Aligned(int(min(n, 1<<20)))
 	for n > 0 {
 		k := min(n, int64(len(zero)))
-		if err := d.v.writeAny(zero[:k], off); err != nil {
+		if err := d.v.restartFrozen(func() error { return d.v.writeAny(zero[:k], off) }); err != nil {
 			return err
 		}
 		off += k
@@ -276,6 +271,35 @@ func (v *Volume) waitThawed() {
 		r.cond.Wait()
 	}
 	r.mu.Unlock()
+}
+
+// restartFrozen runs an application request and, when it failed because
+// the data went out of reach and on-no-data-accessible suspend-io froze
+// IO for it, runs it again once IO thaws (DRBD restarts frozen
+// requests: a diskless Primary's write resumes when its peer is back).
+func (v *Volume) restartFrozen(do func() error) error {
+	r := v.r
+	for {
+		v.waitThawed()
+		r.mu.Lock()
+		link := v.link()
+		r.mu.Unlock()
+		err := do()
+		if err == nil || !errors.Is(err, ErrNoData) {
+			return err
+		}
+		r.mu.Lock()
+		// A request cut by the loss of its link: the machine takes the
+		// loss in first (the link goes with the NetFailure step).
+		for link != nil && v.link() == link && link.broken() {
+			r.cond.Wait()
+		}
+		retry := v.m.S.SuspNod && v.m.S.Role == state.Primary
+		r.mu.Unlock()
+		if !retry {
+			return err
+		}
+	}
 }
 
 // completeThawed runs done for a write or flush whose peer part was cut

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/linux-ha-go/ha/lib/drbd/api"
@@ -48,10 +49,15 @@ type peerLink struct {
 	active     bool
 	ackTimeout time.Duration
 	once       sync.Once
+	closed     atomic.Bool
 	reads      repl.Reads // P_DATA_REQUESTs waiting for the peer (peerread.go)
 }
 
+// broken says whether the connection failed or is being closed.
+func (p *peerLink) broken() bool { return p.closed.Load() || p.sender.Err() != nil }
+
 func (p *peerLink) close() {
+	p.closed.Store(true)
 	p.once.Do(func() {
 		p.dc.Close()
 		p.mc.Close()

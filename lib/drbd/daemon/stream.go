@@ -237,8 +237,14 @@ func (w *streamWrite) short() bool { return w.pos != w.n }
 // with a barrier the peer acknowledges after its own flush; done runs
 // when both are durable, on whichever goroutine finishes last.
 func (d *device) FlushAsync(done func(error)) {
-	d.v.waitThawed()
-	d.v.flushAsync(done)
+	v := d.v
+	v.waitThawed()
+	if v.viaPeer() {
+		// Through the peer: restarted if the peer goes away meanwhile.
+		go func() { done(v.restartFrozen(v.flush)) }()
+		return
+	}
+	v.flushAsync(done)
 }
 
 // flush makes the writes durable here and, connected, on the peer.

@@ -153,3 +153,49 @@ func TestFencingFreezesIO(t *testing.T) {
 		}
 	}
 }
+
+// TestNoDataFreezesIO: with on-no-data-accessible suspend-io, a Primary
+// without a disk of its own whose peer goes away freezes IO instead of
+// failing it, the write under way included, and restarts it when the
+// peer is back: nothing fails, and the peer has every write.
+func TestNoDataFreezesIO(t *testing.T) {
+	p := newPairWith(t, "C", "", "options { on-no-data-accessible suspend-io; }")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	p.ok(p.a, "detach", "r0")
+	if got := p.ok(p.a, "dstate", "r0"); got != "Diskless/UpToDate" {
+		t.Fatalf("dstate after detach: %q", got)
+	}
+	block := bytes.Repeat([]byte{0x5a}, 4096)
+	completes(t, "through the peer", startWrite(t, p.a, 0, block))
+
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	inFlight := startWrite(t, p.a, 4096, block)
+	stillPending(t, "waiting for the stopped peer", inFlight)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for lack of data", func() bool {
+		return slices.Contains(p.a.status().SuspendedWhy, "no-data")
+	})
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:no-data") {
+		t.Errorf("status without data:\n%s", out)
+	}
+	later := startWrite(t, p.a, 8192, block)
+	stillPending(t, "without data", inFlight, later)
+
+	// bob comes back: IO thaws and both writes go to him.
+	p.start(p.b)
+	p.ok(p.b, "up", "r0")
+	completes(t, "after the peer came back", inFlight, later)
+	if st := p.a.status(); st.Suspended {
+		t.Errorf("still suspended with the peer back: %+v", st)
+	}
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, p.a.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	for _, off := range []int{0, 4096, 8192} {
+		if !bytes.Equal(got[off:off+4096], block) {
+			t.Errorf("the write at %d is not on bob's disk", off)
+		}
+	}
+}
