@@ -102,6 +102,7 @@ func (v *Volume) fenceDone(code int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	outdated := code == 4 || code == 5 || code == 7
+	v.fenceExit = code
 	v.fenceRV = v.step(state.FenceResult{Outdated: outdated})
 	if outdated && v.m.S.PDsk == state.Outdated {
 		v.writeMeta() // remember the peer is outdated

@@ -78,6 +78,7 @@ type Volume struct {
 
 	fencing bool         // the fence-peer handler runs
 	fenceRV state.Result // what its FenceResult gave
+	fenceExit int        // its last exit code
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent

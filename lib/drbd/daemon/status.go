@@ -44,6 +44,9 @@ type DeviceStatus struct {
 	// NoData says why a Primary without UpToDate data in reach fails
 	// I/O (godrbd's own field; peerread.go).
 	NoData string `json:"godrbd-no-data,omitempty"`
+	// Frozen says why application IO is frozen and what thaws it
+	// (godrbd's own field).
+	Frozen string `json:"godrbd-frozen,omitempty"`
 }
 
 // ConnectionStatus is the peer.
@@ -129,7 +132,7 @@ func (r *Resource) status() Status {
 			}
 		}
 		st.Devices = append(st.Devices, DeviceStatus{Volume: n, Minor: v.minor, DiskState: s.Disk.String(), Quorum: true,
-			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no", NoData: v.noDataReason()})
+			Size: v.size / 1024, Read: v.dr.Load(), Written: v.dw.Load(), ALWrites: v.alWrites.Load(), BMWrites: v.bmWrites.Load(), Blocked: "no", NoData: v.noDataReason(), Frozen: v.frozenText()})
 		cs.ConnectionState = connName(s.Conn)
 		if s.Conn >= state.Connected {
 			cs.PeerRole = s.Peer.String()
@@ -173,6 +176,27 @@ func (r *Resource) status() Status {
 	return st
 }
 
+// frozenText says why application IO is frozen and what thaws it
+// (r.mu held); empty when it is not.
+func (v *Volume) frozenText() string {
+	s := v.m.S
+	var why []string
+	if s.SuspFen {
+		if v.fencing {
+			why = append(why, "fence-peer is running; I/O resumes when it has outdated the peer or when the peer comes back")
+		} else {
+			why = append(why, fmt.Sprintf("fence-peer failed (exit %d); I/O resumes when the peer comes back, or, once the peer is known to be down or outdated: godrbdadm resume-io %s", v.fenceExit, v.r.name))
+		}
+	}
+	if s.SuspNod {
+		why = append(why, fmt.Sprintf("no UpToDate data in reach; I/O resumes when the peer comes back or a disk with UpToDate data is attached (godrbdadm resume-io %s fails the waiting requests)", v.r.name))
+	}
+	if s.Susp {
+		why = append(why, fmt.Sprintf("by suspend-io; godrbdadm resume-io %s resumes it", v.r.name))
+	}
+	return strings.Join(why, "; ")
+}
+
 // doneOf is the resync progress in percent for a volume (r.mu held).
 func (v *Volume) doneOf() float64 {
 	if v.rsTotal == 0 || v.bm == nil {
@@ -203,6 +227,9 @@ func (r *Resource) statusText(asJSON bool) string {
 		}
 		if d.NoData != "" {
 			fmt.Fprintf(&b, "    no-data: %s\n", d.NoData)
+		}
+		if d.Frozen != "" {
+			fmt.Fprintf(&b, "    suspended: %s\n", d.Frozen)
 		}
 	}
 	c := st.Connections[0]

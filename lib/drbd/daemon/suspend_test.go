@@ -92,7 +92,8 @@ func TestFencingFreezesIO(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for fencing", func() bool {
 		return slices.Contains(p.a.status().SuspendedWhy, "fencing")
 	})
-	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:fencing") {
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:fencing") ||
+		!strings.Contains(out, "suspended: fence-peer is running") {
 		t.Errorf("status while fence-peer runs:\n%s", out)
 	}
 	later := startWrite(t, p.a, 8192, block)
@@ -110,6 +111,9 @@ func TestFencingFreezesIO(t *testing.T) {
 		return false
 	})
 	stillPending(t, "after fence-peer failed", inFlight, later)
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "suspended: fence-peer failed (exit 1); I/O resumes when the peer comes back, or, once the peer is known to be down or outdated: godrbdadm resume-io r0") {
+		t.Errorf("status after fence-peer failed does not say what to do:\n%s", out)
+	}
 	if !slices.Contains(p.a.status().SuspendedWhy, "fencing") {
 		t.Fatalf("IO no longer frozen after fence-peer failed: %+v", p.a.status())
 	}
@@ -132,7 +136,8 @@ func TestFencingFreezesIO(t *testing.T) {
 
 	// The administrator's freeze.
 	p.ok(p.a, "suspend-io", "r0")
-	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:user") {
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:user") ||
+		!strings.Contains(out, "suspended: by suspend-io; godrbdadm resume-io r0 resumes it") {
 		t.Errorf("status after suspend-io:\n%s", out)
 	}
 	if got := p.ok(p.a, "proc"); !strings.Contains(got, " s-----") {
@@ -177,7 +182,8 @@ func TestNoDataFreezesIO(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for lack of data", func() bool {
 		return slices.Contains(p.a.status().SuspendedWhy, "no-data")
 	})
-	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:no-data") {
+	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:no-data") ||
+		!strings.Contains(out, "suspended: no UpToDate data in reach") {
 		t.Errorf("status without data:\n%s", out)
 	}
 	later := startWrite(t, p.a, 8192, block)
