@@ -76,9 +76,9 @@ type Volume struct {
 
 	grow growState // an online resize in progress (resize.go)
 
-	fencing bool         // the fence-peer handler runs
-	fenceRV state.Result // what its FenceResult gave
-	fenceExit int        // its last exit code
+	fencing   bool         // the fence-peer handler runs
+	fenceRV   state.Result // what its FenceResult gave
+	fenceExit int          // its last exit code
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent
