@@ -111,9 +111,11 @@ func TestMachineInvariants(t *testing.T) {
 			if _, ok := ev.(SuspendIO); ok && !s.Susp {
 				t.Fatalf("IO not frozen after suspend-io (%s): %s", rv, s)
 			}
-			// A Primary that loses its peer with resource-and-stonith
-			// freezes IO (unless the peer is known to be Outdated).
-			if cfg.Fencing == FenceResourceAndStonith && before.Role == Primary && s.Role == Primary &&
+			// A Primary with a disk (the fencing policy is read from the
+			// disk's configuration) that loses its peer with
+			// resource-and-stonith freezes IO, unless the peer is known
+			// to be Outdated.
+			if cfg.Fencing == FenceResourceAndStonith && hasLdev(before) && before.Role == Primary && s.Role == Primary &&
 				before.Conn >= Connected && s.Conn < Connected && s.PDsk > Outdated && !s.SuspFen {
 				t.Fatalf("after %T: the peer was lost but IO is not frozen: %s -> %s", ev, before, s)
 			}
