@@ -265,6 +265,9 @@ func (v *Volume) alEnd(off int64, n int) {
 // requests; it returns at once on a node that is no longer Primary,
 // whose requests then fail as usual.
 func (v *Volume) waitThawed() {
+	if !v.frozen.Load() {
+		return
+	}
 	r := v.r
 	r.mu.Lock()
 	for v.m.S.Suspended() && v.m.S.Role == state.Primary {
@@ -277,6 +280,7 @@ func (v *Volume) waitThawed() {
 // the data went out of reach and on-no-data-accessible suspend-io froze
 // IO for it, runs it again once IO thaws (DRBD restarts frozen
 // requests: a diskless Primary's write resumes when its peer is back).
+// A request that succeeds while IO is frozen completes when it thaws.
 func (v *Volume) restartFrozen(do func() error) error {
 	r := v.r
 	for {
@@ -285,7 +289,11 @@ func (v *Volume) restartFrozen(do func() error) error {
 		link := v.link()
 		r.mu.Unlock()
 		err := do()
-		if err == nil || !errors.Is(err, ErrNoData) {
+		if err == nil {
+			v.waitThawed()
+			return nil
+		}
+		if !errors.Is(err, ErrNoData) {
 			return err
 		}
 		r.mu.Lock()
@@ -302,17 +310,32 @@ func (v *Volume) restartFrozen(do func() error) error {
 	}
 }
 
-// completeThawed runs done for a write or flush whose peer part was cut
-// by the loss of link. Under fencing resource-and-stonith (or while IO
-// is frozen anyway) the application learns of it only once IO thaws:
-// fence-peer outdated the peer, the peer came back, or resume-io. Until
-// then the write is not acknowledged, so that a node cut off from its
-// peer never acknowledges a write the peer, promoted in its place,
-// would lack. done runs on a goroutine of its own when it waits.
-func (v *Volume) completeThawed(link *peerLink, done func()) {
+// complete runs done for an application write or flush that finished,
+// through completeThawed when IO is frozen or the write's peer part
+// was cut by the loss of link.
+func (v *Volume) complete(link *peerLink, cut bool, err error, done func(error)) {
+	if !cut && !v.frozen.Load() {
+		done(err)
+		return
+	}
+	v.completeThawed(link, cut, func() { done(err) })
+}
+
+// completeThawed runs done for a write or flush that finished, holding
+// it back while IO is frozen: as in DRBD, no request completes while
+// suspended. One whose peer part was cut by the loss of link (cut) is
+// held under fencing resource-and-stonith as well: until the machine
+// has taken the loss in (it freezes IO then), IO has thawed (fence-peer
+// outdated the peer, or resume-io), and, when the peer came back
+// meanwhile, the peer is past its handshake, so that it knows it lacks
+// those blocks (they are marked out of sync and move by resync). A node
+// cut off from its peer thus never acknowledges a write the peer,
+// promoted in its place, would lack. done runs on a goroutine of its
+// own when it waits.
+func (v *Volume) completeThawed(link *peerLink, cut bool, done func()) {
 	r := v.r
 	r.mu.Lock()
-	hold := v.m.Cfg.Fencing == state.FenceResourceAndStonith || v.m.S.Suspended()
+	hold := v.held(link, cut) || cut && v.m.Cfg.Fencing == state.FenceResourceAndStonith
 	r.mu.Unlock()
 	if !hold {
 		done()
@@ -320,12 +343,32 @@ func (v *Volume) completeThawed(link *peerLink, done func()) {
 	}
 	go func() {
 		r.mu.Lock()
-		// First the machine takes in the loss (it freezes IO then),
-		// then IO must thaw.
-		for v.m.S.Role == state.Primary && (v.m.S.Suspended() || v.m.S.Conn >= state.Connected && v.link() == link) {
+		for v.held(link, cut) {
 			r.cond.Wait()
 		}
 		r.mu.Unlock()
 		done()
 	}()
+}
+
+// held says whether a finished write or flush must wait still (r.mu
+// held; see completeThawed). A node that is no longer Primary holds
+// nothing.
+func (v *Volume) held(link *peerLink, cut bool) bool {
+	s := v.m.S
+	switch {
+	case s.Role != state.Primary:
+		return false
+	case s.Suspended():
+		return true
+	case !cut:
+		return false
+	case s.Conn >= state.Connected && v.link() == link:
+		return true // the loss is not taken in yet
+	}
+	switch s.Conn {
+	case state.WFReportParams, state.WFBitMapS, state.WFBitMapT, state.WFSyncUUID, state.StartingSyncS, state.StartingSyncT:
+		return true // the peer is back, in its handshake
+	}
+	return false
 }

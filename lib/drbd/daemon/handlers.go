@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,8 +50,8 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 	if _, ok := opt(r.cfg.Handlers, name); !ok {
 		if name == "fence-peer" {
 			// No handler: the peer cannot be fenced.
-			v.fencing = true
-			go v.fenceDone(1)
+			v.fencing++
+			go v.fenceDone(1, v.connects)
 		}
 		return false
 	}
@@ -67,8 +68,9 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 	if p := r.cfg.Peer; p != nil {
 		env = append(env, "DRBD_PEER_AF="+p.AF, "DRBD_PEER_ADDRESS="+p.Address)
 	}
+	gen := v.connects
 	if name == "fence-peer" {
-		v.fencing = true
+		v.fencing++
 	}
 	log := r.d.Log
 	go func() {
@@ -87,7 +89,7 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 		}
 		log.Info("helper command: godrbdadm "+strings.Join(args, " "), "resource", r.name, "exit", code, "output", strings.TrimSpace(string(out)))
 		if name == "fence-peer" {
-			v.fenceDone(code)
+			v.fenceDone(code, gen)
 		}
 		if done != nil {
 			done(code)
@@ -96,17 +98,29 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 	return true
 }
 
-// fenceDone feeds fence-peer's outcome to the machine.
-func (v *Volume) fenceDone(code int) {
+// fenceDone feeds the outcome of a fence-peer started while the
+// connection count was gen to the machine. When the peer connected
+// meanwhile, the outcome is about an outage that is over: as DRBD, it
+// is ignored (a promotion waiting for it is refused).
+func (v *Volume) fenceDone(code int, gen uint64) {
 	r := v.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	outdated := code == 4 || code == 5 || code == 7
+	if gen != v.connects {
+		r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: Ignoring fence-peer exit code", r.name, v.vnr, v.minor), "exit", code)
+		outdated = false
+		if !v.m.PendingFence() {
+			v.fencing--
+			r.cond.Broadcast()
+			return
+		}
+	}
 	v.fenceExit = code
 	v.fenceRV = v.step(state.FenceResult{Outdated: outdated})
 	if outdated && v.m.S.PDsk == state.Outdated {
 		v.writeMeta() // remember the peer is outdated
 	}
-	v.fencing = false
+	v.fencing--
 	r.cond.Broadcast()
 }

@@ -416,6 +416,7 @@ func (r *Resource) runLink(ctx context.Context, ns *netState, vnr int, dc, mc ne
 	v.peer = p
 	r.d.Log.Info("connection established", "resource", r.name, "volume", vnr, "peer", hostPort(ns.peer), "protocol", agreed.Version)
 	v.sendSizes()
+	v.connects++
 	v.step(state.Established{})
 	r.mu.Unlock()
 

@@ -76,9 +76,13 @@ type Volume struct {
 
 	grow growState // an online resize in progress (resize.go)
 
-	fencing   bool         // the fence-peer handler runs
+	fencing   int          // fence-peer handlers running
 	fenceRV   state.Result // what its FenceResult gave
 	fenceExit int          // its last exit code
+	connects  uint64       // connections established (a fence-peer result is for one outage)
+	// frozen mirrors "application IO is frozen" (a suspended Primary)
+	// for the request path's fast check (dev.go).
+	frozen atomic.Bool
 
 	// ioMu orders the application's writes against resync reads, so
 	// that a resync reply never carries data older than a write sent
@@ -223,6 +227,7 @@ func (v *Volume) step(ev state.Event) state.Result {
 	// (call-pri-lost-after-sb demotes only a device nobody holds open).
 	v.m.Env.OpenCount = v.openCount()
 	rv, acts, log := v.m.Step(ev)
+	v.frozen.Store(v.m.S.Suspended() && v.m.S.Role == state.Primary)
 	for _, l := range log {
 		v.r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: %s", v.r.name, v.vnr, v.minor, l))
 	}
@@ -563,10 +568,10 @@ func (v *Volume) promote(force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rv := v.step(state.Promote{Force: force})
-	if rv == state.InTransientState && v.fencing {
+	if rv == state.InTransientState && v.fencing > 0 {
 		// The promotion waits for the fence-peer handler, as
 		// drbdsetup primary does.
-		for v.fencing {
+		for v.fencing > 0 {
 			r.cond.Wait()
 		}
 		rv = v.fenceRV

@@ -60,7 +60,9 @@ func (d *Daemon) record(q *api.Request) {
 			}
 		} else {
 			v.diskOpts = applied{true, api.ChangeOptions(v.diskOptions(), q.Args, given)}
-			// The resync controller reads them (diskOptions) every step.
+			// The resync controller reads them (diskOptions) every step;
+			// the state machine's rules (fencing) take them now.
+			v.m.Cfg, v.m.Pol = r.machineConfig(v.diskOptions())
 		}
 	case api.OpConnect:
 		if r.net != nil {

@@ -182,7 +182,7 @@ func (v *Volume) frozenText() string {
 	s := v.m.S
 	var why []string
 	if s.SuspFen {
-		if v.fencing {
+		if v.fencing > 0 {
 			why = append(why, "fence-peer is running; I/O resumes when it has outdated the peer or when the peer comes back")
 		} else {
 			why = append(why, fmt.Sprintf("fence-peer failed (exit %d); I/O resumes when the peer comes back, or, once the peer is known to be down or outdated: godrbdadm resume-io %s", v.fenceExit, v.r.name))

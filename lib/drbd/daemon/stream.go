@@ -224,11 +224,7 @@ func (w *streamWrite) finish() {
 	link, cut := w.link, w.cut.Load()
 	w.v, w.link, w.done = nil, nil, nil
 	streamWrites.Put(w)
-	if cut {
-		v.completeThawed(link, func() { done(err) })
-		return
-	}
-	done(err)
+	v.complete(link, cut, err, done)
 }
 
 func (w *streamWrite) short() bool { return w.pos != w.n }
@@ -277,6 +273,7 @@ func (v *Volume) flushAsync(done func(error)) {
 type flushOp struct {
 	v       *Volume
 	link    *peerLink
+	cut     atomic.Bool // the barrier's acknowledgement was cut by the loss of link
 	pending atomic.Int32
 	err     atomic.Pointer[error]
 	done    func(error)
@@ -286,8 +283,7 @@ func (f *flushOp) remote(err error) {
 	if err != nil {
 		f.v.r.d.Log.Warn("remote flush failed", "resource", f.v.r.name, "error", err)
 		if errors.Is(err, repl.ErrClosed) {
-			f.v.completeThawed(f.link, f.dec)
-			return
+			f.cut.Store(true)
 		}
 	}
 	f.dec()
@@ -308,7 +304,7 @@ func (f *flushOp) dec() {
 	if p := f.err.Load(); p != nil {
 		err = *p
 	}
-	f.done(err)
+	f.v.complete(f.link, f.cut.Load(), err, f.done)
 }
 
 // watchAcks drops the connection when a write or barrier has waited

@@ -205,3 +205,85 @@ func TestNoDataFreezesIO(t *testing.T) {
 		}
 	}
 }
+
+// TestFreezeHoldsCompletions: a write that finishes while IO is frozen
+// is acknowledged only when IO thaws (DRBD completes nothing while
+// suspended), and fencing turned on at runtime with disk-options, as
+// adjust does after the configuration gained it, freezes IO at the next
+// loss of the peer (no fence-peer handler: it cannot be fenced, so IO
+// stays frozen until resume-io).
+func TestFreezeHoldsCompletions(t *testing.T) {
+	p := newPair(t, "C")
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	block := bytes.Repeat([]byte{0x3c}, 4096)
+
+	// A write waits for bob's acknowledgement; suspend-io; bob answers.
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	w := startWrite(t, p.a, 0, block)
+	stillPending(t, "waiting for the stopped peer", w)
+	p.ok(p.a, "suspend-io", "r0")
+	p.b.proc.Cmd.Process.Signal(syscall.SIGCONT)
+	stillPending(t, "finished while suspended", w)
+	p.ok(p.a, "resume-io", "r0")
+	completes(t, "after resume-io", w)
+
+	p.ok(p.a, "disk-options", "--fencing=resource-and-stonith", "r0")
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	cut := startWrite(t, p.a, 4096, block)
+	stillPending(t, "waiting for the stopped peer", cut)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	testutil.WaitFor(t, 10*time.Second, "IO frozen for fencing", func() bool {
+		return slices.Contains(p.a.status().SuspendedWhy, "fencing")
+	})
+	stillPending(t, "peer lost, fencing turned on at runtime", cut)
+	p.ok(p.a, "resume-io", "r0")
+	completes(t, "after resume-io", cut)
+}
+
+// TestStaleFenceResult: a fence-peer result that arrives after the peer
+// came back and was lost again is about the first outage: it is ignored
+// (DRBD: "Ignoring fence-peer exit code"), and only the second handler's
+// result thaws IO.
+func TestStaleFenceResult(t *testing.T) {
+	dir := t.TempDir()
+	// Each run n waits for release.n, then says the peer is fenced.
+	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-and-stonith; }
+  handlers { fence-peer "n=$(ls %[1]s | grep -c started); touch %[1]s/started.$n; while [ ! -e %[1]s/release.$n ]; do sleep 0.05; done; exit 7"; }`, dir))
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	runs := func(n int) func() bool {
+		return func() bool { _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("started.%d", n))); return err == nil }
+	}
+
+	p.b.proc.Kill()
+	testutil.WaitFor(t, 10*time.Second, "the first fence-peer", runs(0))
+	p.start(p.b)
+	p.ok(p.b, "up", "r0")
+	p.waitSynced()
+	if p.a.status().Suspended {
+		t.Fatal("IO still frozen with the peer back")
+	}
+	p.b.proc.Kill()
+	testutil.WaitFor(t, 10*time.Second, "the second fence-peer", runs(1))
+	os.WriteFile(filepath.Join(dir, "release.0"), nil, 0o644)
+	testutil.WaitFor(t, 10*time.Second, "the first fence-peer to end", func() bool {
+		return strings.Contains(p.a.proc.Output(), "exit=7")
+	})
+	if st := p.a.status(); !slices.Contains(st.SuspendedWhy, "fencing") {
+		t.Fatalf("a stale fence-peer result thawed IO: %+v", st)
+	}
+	if !strings.Contains(p.a.proc.Output(), "Ignoring fence-peer exit code") {
+		t.Error("the log does not say the stale result was ignored")
+	}
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/DUnknown" {
+		t.Errorf("dstate after the stale result: %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, "release.1"), nil, 0o644)
+	testutil.WaitFor(t, 10*time.Second, "the second result to thaw IO", func() bool { return !p.a.status().Suspended })
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/Outdated" {
+		t.Errorf("dstate after fence-peer outdated the peer: %q", got)
+	}
+}

@@ -757,6 +757,9 @@ func (m *Machine) refuse(ns State, c Conn, rv Result) Result {
 	return rv
 }
 
+// PendingFence says whether a promotion waits for fence-peer's result.
+func (m *Machine) PendingFence() bool { return m.pendingPrim }
+
 // applyNewCurUUID makes the new current UUID that a loss of the peer's
 // data while IO was frozen left pending (NEW_CUR_UUID).
 func (m *Machine) applyNewCurUUID() {
