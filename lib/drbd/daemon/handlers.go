@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,8 +37,8 @@ func perVolumeHandler(name string) bool { return name != "fence-peer" && name !=
 // file godrbdadm named) with DRBD_RESOURCE, DRBD_MINOR, DRBD_VOLUME,
 // DRBD_PEER_AF and DRBD_PEER_ADDRESS set, and godrbdadm runs the command
 // of the handlers section. It runs in the background (r.mu held here);
-// fence-peer's exit code is fed back as a FenceResult: 4, 5 and 7 say
-// the peer is outdated or fenced.
+// fence-peer's exit code is fed back as a FenceResult, which the state
+// machine reads as DRBD does (state.Machine.applyFence).
 func (v *Volume) handler(name string) { v.handlerThen(name, nil) }
 
 // handlerThen is handler; done, if not nil, gets the exit code (-1: not
@@ -106,19 +105,16 @@ func (v *Volume) fenceDone(code int, gen uint64) {
 	r := v.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	outdated := code == 4 || code == 5 || code == 7
-	if gen != v.connects {
-		r.d.Log.Info(fmt.Sprintf("%s/%d drbd%d: Ignoring fence-peer exit code", r.name, v.vnr, v.minor), "exit", code)
-		outdated = false
-		if !v.m.PendingFence() {
-			v.fencing--
-			r.cond.Broadcast()
-			return
-		}
+	ignored := gen != v.connects
+	pending := v.m.PendingFence()
+	if !ignored {
+		v.fenceExit = code
 	}
-	v.fenceExit = code
-	v.fenceRV = v.step(state.FenceResult{Outdated: outdated})
-	if outdated && v.m.S.PDsk == state.Outdated {
+	rv := v.step(state.FenceResult{Code: code, Ignored: ignored})
+	if pending || !ignored {
+		v.fenceRV = rv
+	}
+	if !ignored && v.m.S.PDsk == state.Outdated {
 		v.writeMeta() // remember the peer is outdated
 	}
 	v.fencing--

@@ -72,10 +72,14 @@ type (
 	// frozen until then).
 	SuspendIO struct{}
 	ResumeIO  struct{}
-	// FenceResult reports the fence-peer handler's outcome after a
-	// Promote request asked for it: Outdated true when the handler
-	// confirmed the peer is outdated (exit code 4, 5 or 7).
-	FenceResult struct{ Outdated bool }
+	// FenceResult reports the fence-peer handler's exit code, after a
+	// connection loss or for a promotion that asked for it. Ignored: the
+	// peer connected while the handler ran, so the code is about an
+	// outage that is over (DRBD's connect_cnt check).
+	FenceResult struct {
+		Code    int
+		Ignored bool
+	}
 )
 
 // Facts reported by the network and disk code.
@@ -564,14 +568,18 @@ func (m *Machine) step(ev Event) Result {
 		return m.primary(e.Force, nil)
 	case FenceResult:
 		if !m.pendingPrim {
-			// The handler run after a connection loss: on success the peer
-			// is Outdated and frozen IO resumes; on failure IO stays
-			// frozen until the administrator resumes it.
-			if !e.Outdated || s.Conn >= Connected {
+			// The handler run after a connection loss: when the peer is
+			// Outdated (or worse) now, frozen IO resumes; otherwise IO
+			// stays frozen until the peer comes back or the
+			// administrator resumes it.
+			if s.Conn >= Connected {
 				return NothingToDo
 			}
-			ns := s
-			ns.PDsk = Outdated
+			m.applyFence(e)
+			if m.S.PDsk > Outdated || !m.S.SuspFen {
+				return NothingToDo
+			}
+			ns := m.S
 			ns.SuspFen = false
 			rv := m.set(ns, true, true)
 			if rv.OK() && !m.S.Suspended() {
@@ -579,7 +587,10 @@ func (m *Machine) step(ev Event) Result {
 			}
 			return rv
 		}
-		f := e.Outdated
+		if s.Conn < WFReportParams {
+			m.applyFence(e)
+		}
+		f := m.S.PDsk <= Outdated
 		return m.primary(m.pendingForce, &f)
 	case NewCurrentUUID:
 		if !hasLdev(s) {
@@ -755,6 +766,49 @@ func (m *Machine) refuse(ns State, c Conn, rv Result) Result {
 	m.logf(" state = %s", m.S)
 	m.logf("wanted = %s", ns)
 	return rv
+}
+
+// applyFence is conn_try_outdate_peer's reading of fence-peer's exit
+// code: the state change it implies, in DRBD's words.
+func (m *Machine) applyFence(e FenceResult) {
+	if e.Ignored {
+		m.logf("Ignoring fence-peer exit code")
+		return
+	}
+	ns := m.S
+	var what string
+	switch e.Code {
+	case 3:
+		what = "peer is inconsistent or worse"
+		ns.PDsk = Inconsistent
+	case 4:
+		what = "peer was fenced"
+		ns.PDsk = Outdated
+	case 5:
+		if m.S.Disk == UpToDate {
+			what = "peer is unreachable, assumed to be dead"
+			ns.PDsk = Outdated
+		} else {
+			what = "peer unreachable, doing nothing since disk != UpToDate"
+		}
+	case 6:
+		what = "peer is active"
+		m.logf("Peer is primary, outdating myself.")
+		ns.Disk = Outdated
+	case 7:
+		if m.Cfg.Fencing != FenceResourceAndStonith {
+			m.logf("fence-peer() = 7 && fencing != Stonith !!!")
+		}
+		what = "peer was stonithed"
+		ns.PDsk = Outdated
+	default:
+		m.logf("fence-peer helper broken, returned %d", e.Code)
+		return
+	}
+	m.logf("fence-peer helper returned %d (%s)", e.Code, what)
+	if ns != m.S {
+		m.set(ns, false, true)
+	}
 }
 
 // PendingFence says whether a promotion waits for fence-peer's result.

@@ -39,7 +39,7 @@ func genEvent(t *rapid.T) Event {
 	case 11:
 		return Outdate{}
 	case 12:
-		return FenceResult{Outdated: rapid.Bool().Draw(t, "o")}
+		return FenceResult{Code: rapid.IntRange(0, 8).Draw(t, "code"), Ignored: rapid.Bool().Draw(t, "ignored")}
 	case 13:
 		return Established{}
 	case 14:

@@ -282,7 +282,19 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 	case "resume-io":
 		ev = ResumeIO{}
 	case "fenced":
-		ev = FenceResult{Outdated: args["yes"]}
+		// fenced yes (exit 4), fenced no (exit 1), or fenced N.
+		code := 1
+		switch {
+		case args["yes"]:
+			code = 4
+		case len(f) > 2 && f[2] != "no":
+			n, err := strconv.Atoi(f[2])
+			if err != nil {
+				t.Fatalf("fenced %q: want yes, no or an exit code", f[2])
+			}
+			code = n
+		}
+		ev = FenceResult{Code: code}
 	case "io-error":
 		ev = DiskIOError{}
 	case "new-current-uuid":
