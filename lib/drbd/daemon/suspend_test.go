@@ -242,10 +242,11 @@ func TestFreezeHoldsCompletions(t *testing.T) {
 	completes(t, "after resume-io", cut)
 }
 
-// TestStaleFenceResult: a fence-peer result that arrives after the peer
-// came back and was lost again is about the first outage: it is ignored
-// (DRBD: "Ignoring fence-peer exit code"), and only the second handler's
-// result thaws IO.
+// TestStaleFenceResult: the peer coming back thaws IO (the write held at
+// the loss completes and reaches it by resync); a fence-peer result that
+// arrives after the peer came back and was lost again is about the
+// first outage: it is ignored (DRBD: "Ignoring fence-peer exit code"),
+// and only the second handler's result thaws IO.
 func TestStaleFenceResult(t *testing.T) {
 	dir := t.TempDir()
 	// Each run n waits for release.n, then says the peer is fenced.
@@ -258,13 +259,24 @@ func TestStaleFenceResult(t *testing.T) {
 		return func() bool { _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("started.%d", n))); return err == nil }
 	}
 
+	// A write in flight when bob dies is held while fence-peer runs,
+	// and completes once bob is back; it then is on bob's disk.
+	block := bytes.Repeat([]byte{0xc3}, 4096)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	w := startWrite(t, p.a, 4096, block)
+	stillPending(t, "waiting for the stopped peer", w)
 	p.b.proc.Kill()
 	testutil.WaitFor(t, 10*time.Second, "the first fence-peer", runs(0))
+	stillPending(t, "while the first fence-peer runs", w)
 	p.start(p.b)
 	p.ok(p.b, "up", "r0")
+	completes(t, "with the peer back", w)
 	p.waitSynced()
 	if p.a.status().Suspended {
 		t.Fatal("IO still frozen with the peer back")
+	}
+	if got := dataArea(t, p.b, 8192); !bytes.Equal(got[4096:], block) {
+		t.Fatal("the write held at the loss is not on bob's disk after the resync")
 	}
 	p.b.proc.Kill()
 	testutil.WaitFor(t, 10*time.Second, "the second fence-peer", runs(1))
