@@ -1,11 +1,13 @@
 package cibverify
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/linux-ha-go/ha/lib/lrm/lrmd"
 	"github.com/linux-ha-go/ha/lib/testutil"
 )
 
@@ -41,9 +43,17 @@ esac
 	}
 	rundir := t.TempDir()
 	testutil.Start(t, "hb-lrmd", []string{"OCF_ROOT=" + root, "HA_RUNDIR=" + rundir}, testutil.Bin(t, "hb-lrmd"), "run")
-	testutil.WaitFor(t, 10*time.Second, "hb-lrmd's socket", func() bool {
-		_, err := os.Stat(filepath.Join(rundir, "lrmd.sock"))
-		return err == nil
+	// The socket file exists from bind on, before hb-lrmd listens: wait
+	// until it answers.
+	testutil.WaitFor(t, 10*time.Second, "hb-lrmd to answer on its socket", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c, err := lrmd.Dial(ctx, rundir)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
 	})
 	local := &LocalAgents{OCFRoot: filepath.Join(t.TempDir(), "empty")}
 	agents, done := DialAgents(rundir, local)
