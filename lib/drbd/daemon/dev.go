@@ -318,7 +318,7 @@ func (v *Volume) complete(link *peerLink, cut bool, err error, done func(error))
 		done(err)
 		return
 	}
-	v.completeThawed(link, cut, func() { done(err) })
+	v.completeThawed(link, cut, err, done)
 }
 
 // completeThawed runs done for a write or flush that finished, holding
@@ -331,14 +331,15 @@ func (v *Volume) complete(link *peerLink, cut bool, err error, done func(error))
 // those blocks (they are marked out of sync and move by resync). A node
 // cut off from its peer thus never acknowledges a write the peer,
 // promoted in its place, would lack. done runs on a goroutine of its
-// own when it waits.
-func (v *Volume) completeThawed(link *peerLink, cut bool, done func()) {
+// own when it waits; a request held while the node stopped being
+// Primary (a split brain's pri-lost-after-sb, a forced down) fails.
+func (v *Volume) completeThawed(link *peerLink, cut bool, err error, done func(error)) {
 	r := v.r
 	r.mu.Lock()
-	hold := v.held(link, cut) || cut && v.m.Cfg.Fencing == state.FenceResourceAndStonith
+	hold := v.held(link, cut) || cut && v.m.Cfg.Fencing == state.FenceResourceAndStonith && v.m.S.Role == state.Primary
 	r.mu.Unlock()
 	if !hold {
-		done()
+		done(err)
 		return
 	}
 	go func() {
@@ -346,10 +347,18 @@ func (v *Volume) completeThawed(link *peerLink, cut bool, done func()) {
 		for v.held(link, cut) {
 			r.cond.Wait()
 		}
+		demoted := v.m.S.Role != state.Primary
 		r.mu.Unlock()
-		done()
+		if demoted && err == nil {
+			err = ErrHeldDemoted
+		}
+		done(err)
 	}()
 }
+
+// ErrHeldDemoted fails a write or flush that was held while I/O was
+// frozen and the node stopped being Primary meanwhile.
+var ErrHeldDemoted = errors.New("godrbd: the node stopped being Primary while I/O was frozen")
 
 // held says whether a finished write or flush must wait still (r.mu
 // held; see completeThawed). A node that is no longer Primary holds

@@ -50,7 +50,7 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 		if name == "fence-peer" {
 			// No handler: the peer cannot be fenced.
 			v.fencing++
-			go v.fenceDone(1, v.connects)
+			go v.fenceDone(1, v.connects, v.m.PendingFence())
 		}
 		return false
 	}
@@ -67,7 +67,9 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 	if p := r.cfg.Peer; p != nil {
 		env = append(env, "DRBD_PEER_AF="+p.AF, "DRBD_PEER_ADDRESS="+p.Address)
 	}
-	gen := v.connects
+	// A run a promotion asked for answers it (its result goes to
+	// promote); any other run is about the loss of the peer.
+	gen, forPromotion := v.connects, v.m.PendingFence()
 	if name == "fence-peer" {
 		v.fencing++
 	}
@@ -88,7 +90,7 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 		}
 		log.Info("helper command: godrbdadm "+strings.Join(args, " "), "resource", r.name, "exit", code, "output", strings.TrimSpace(string(out)))
 		if name == "fence-peer" {
-			v.fenceDone(code, gen)
+			v.fenceDone(code, gen, forPromotion)
 		}
 		if done != nil {
 			done(code)
@@ -101,17 +103,17 @@ func (v *Volume) handlerThen(name string, done func(code int)) bool {
 // connection count was gen to the machine. When the peer connected
 // meanwhile, the outcome is about an outage that is over: as DRBD, it
 // is ignored (a promotion waiting for it is refused).
-func (v *Volume) fenceDone(code int, gen uint64) {
+func (v *Volume) fenceDone(code int, gen uint64, forPromotion bool) {
 	r := v.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ignored := gen != v.connects
-	pending := v.m.PendingFence()
 	if !ignored {
 		v.fenceExit = code
 	}
-	rv := v.step(state.FenceResult{Code: code, Ignored: ignored})
-	if pending || !ignored {
+	forPromotion = forPromotion && v.m.PendingFence()
+	rv := v.step(state.FenceResult{Code: code, Ignored: ignored, ForPromotion: forPromotion})
+	if forPromotion {
 		v.fenceRV = rv
 	}
 	if !ignored && v.m.S.PDsk == state.Outdated {

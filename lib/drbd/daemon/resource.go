@@ -568,10 +568,10 @@ func (v *Volume) promote(force bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rv := v.step(state.Promote{Force: force})
-	if rv == state.InTransientState && v.fencing > 0 {
-		// The promotion waits for the fence-peer handler, as
+	if rv == state.InTransientState && v.m.PendingFence() {
+		// The promotion waits for the fence-peer run it asked for, as
 		// drbdsetup primary does.
-		for v.fencing > 0 {
+		for v.m.PendingFence() {
 			r.cond.Wait()
 		}
 		rv = v.fenceRV

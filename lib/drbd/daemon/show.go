@@ -61,8 +61,9 @@ func (d *Daemon) record(q *api.Request) {
 		} else {
 			v.diskOpts = applied{true, api.ChangeOptions(v.diskOptions(), q.Args, given)}
 			// The resync controller reads them (diskOptions) every step;
-			// the state machine's rules (fencing) take them now.
-			v.m.Cfg, v.m.Pol = r.machineConfig(v.diskOptions())
+			// the state machine's rules take fencing now.
+			c, _ := r.machineConfig(v.diskOptions())
+			v.m.Cfg.Fencing = c.Fencing
 		}
 	case api.OpConnect:
 		if r.net != nil {

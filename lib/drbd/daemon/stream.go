@@ -257,11 +257,11 @@ func (v *Volume) flushAsync(done func(error)) {
 	ok := link != nil && link.sender != nil && v.m.S.Conn >= state.Connected
 	v.r.mu.Unlock()
 	if viaPeer {
-		done(v.flushViaPeer())
+		v.complete(nil, false, v.flushViaPeer(), done)
 		return
 	}
 	if !ok {
-		done(v.flushLocal())
+		v.complete(nil, false, v.flushLocal(), done)
 		return
 	}
 	f := &flushOp{v: v, link: link, done: done}

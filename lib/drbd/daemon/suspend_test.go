@@ -281,14 +281,11 @@ func TestStaleFenceResult(t *testing.T) {
 	p.b.proc.Kill()
 	testutil.WaitFor(t, 10*time.Second, "the second fence-peer", runs(1))
 	os.WriteFile(filepath.Join(dir, "release.0"), nil, 0o644)
-	testutil.WaitFor(t, 10*time.Second, "the first fence-peer to end", func() bool {
-		return strings.Contains(p.a.proc.Output(), "exit=7")
+	testutil.WaitFor(t, 10*time.Second, "the stale result to be ignored", func() bool {
+		return strings.Contains(p.a.proc.Output(), "Ignoring fence-peer exit code")
 	})
 	if st := p.a.status(); !slices.Contains(st.SuspendedWhy, "fencing") {
 		t.Fatalf("a stale fence-peer result thawed IO: %+v", st)
-	}
-	if !strings.Contains(p.a.proc.Output(), "Ignoring fence-peer exit code") {
-		t.Error("the log does not say the stale result was ignored")
 	}
 	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/DUnknown" {
 		t.Errorf("dstate after the stale result: %q", got)
@@ -297,5 +294,67 @@ func TestStaleFenceResult(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Second, "the second result to thaw IO", func() bool { return !p.a.status().Suspended })
 	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/Outdated" {
 		t.Errorf("dstate after fence-peer outdated the peer: %q", got)
+	}
+}
+
+// TestPromotionWaitsForItsFencePeer: a promotion that asked fence-peer
+// takes that run's answer, not the answer of a run started earlier for
+// the loss of the peer (DRBD runs it inside drbdsetup primary).
+func TestPromotionWaitsForItsFencePeer(t *testing.T) {
+	dir := t.TempDir()
+	// Run n waits for release.n and exits with the code in it.
+	script := filepath.Join(t.TempDir(), "fence-peer.sh")
+	os.WriteFile(script, []byte(fmt.Sprintf(`n=$(ls %[1]s | grep -c started); touch %[1]s/started.$n
+while [ ! -s %[1]s/release.$n ]; do sleep 0.05; done
+exit $(cat %[1]s/release.$n)
+`, dir)), 0o644)
+	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-only; }
+  handlers { fence-peer "sh %s"; }`, script))
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	runs := func(n int) func() bool {
+		return func() bool { _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("started.%d", n))); return err == nil }
+	}
+	release := func(n int, code string) {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("release.%d", n)), []byte(code), 0o644)
+	}
+
+	p.b.proc.Kill()
+	testutil.WaitFor(t, 10*time.Second, "fence-peer for the lost peer", runs(0))
+	p.ok(p.a, "secondary", "r0")
+	type result struct {
+		rc  int
+		out string
+	}
+	promoted := make(chan result, 1)
+	go func() {
+		out, errOut, rc := p.adm_(p.a, "primary", "r0")
+		promoted <- result{rc, out + errOut}
+	}()
+	testutil.WaitFor(t, 10*time.Second, "fence-peer for the promotion", runs(1))
+	release(0, "1") // the first run fails: not the promotion's answer
+	testutil.WaitFor(t, 10*time.Second, "the first run to end", func() bool {
+		return strings.Contains(p.a.proc.Output(), "fence-peer helper broken, returned 1")
+	})
+	select {
+	case r := <-promoted:
+		t.Fatalf("the promotion took the first run's answer: exit %d %s", r.rc, r.out)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release(1, "4")
+	select {
+	case r := <-promoted:
+		if r.rc != 0 {
+			t.Fatalf("primary after its fence-peer outdated the peer: exit %d %s", r.rc, r.out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the promotion did not end")
+	}
+	if got := p.ok(p.a, "role", "r0"); got != "Primary/Unknown" {
+		t.Errorf("role after the promotion: %q", got)
+	}
+	if got := p.ok(p.a, "dstate", "r0"); got != "UpToDate/Outdated" {
+		t.Errorf("dstate after the promotion: %q", got)
 	}
 }

@@ -73,12 +73,14 @@ type (
 	SuspendIO struct{}
 	ResumeIO  struct{}
 	// FenceResult reports the fence-peer handler's exit code, after a
-	// connection loss or for a promotion that asked for it. Ignored: the
-	// peer connected while the handler ran, so the code is about an
-	// outage that is over (DRBD's connect_cnt check).
+	// connection loss or, ForPromotion, for the promotion that asked for
+	// it (PendingFence). Ignored: the peer connected while the handler
+	// ran, so the code is about an outage that is over (DRBD's
+	// connect_cnt check).
 	FenceResult struct {
-		Code    int
-		Ignored bool
+		Code         int
+		Ignored      bool
+		ForPromotion bool
 	}
 )
 
@@ -567,7 +569,7 @@ func (m *Machine) step(ev Event) Result {
 	case Promote:
 		return m.primary(e.Force, nil)
 	case FenceResult:
-		if !m.pendingPrim {
+		if !e.ForPromotion || !m.pendingPrim {
 			// The handler run after a connection loss: when the peer is
 			// Outdated (or worse) now, frozen IO resumes; otherwise IO
 			// stays frozen until the peer comes back or the

@@ -39,7 +39,7 @@ func genEvent(t *rapid.T) Event {
 	case 11:
 		return Outdate{}
 	case 12:
-		return FenceResult{Code: rapid.IntRange(0, 8).Draw(t, "code"), Ignored: rapid.Bool().Draw(t, "ignored")}
+		return FenceResult{Code: rapid.IntRange(0, 8).Draw(t, "code"), Ignored: rapid.Bool().Draw(t, "ignored"), ForPromotion: rapid.Bool().Draw(t, "promo")}
 	case 13:
 		return Established{}
 	case 14:

@@ -294,7 +294,7 @@ func (tr *tracer) run(t *testing.T, cmd string) {
 			}
 			code = n
 		}
-		ev = FenceResult{Code: code}
+		ev = FenceResult{Code: code, ForPromotion: n.m.PendingFence()}
 	case "io-error":
 		ev = DiskIOError{}
 	case "new-current-uuid":

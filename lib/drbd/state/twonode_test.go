@@ -161,7 +161,7 @@ func TestTwoNodes(t *testing.T) {
 				m.Step(ResumeSync{})
 				p.settle()
 			case 11:
-				m.Step(FenceResult{Code: 4})
+				m.Step(FenceResult{Code: 4, ForPromotion: m.PendingFence()})
 			}
 			a, b := p.m[0].S, p.m[1].S
 			if a.Conn >= Connected && b.Conn >= Connected {
