@@ -490,8 +490,7 @@ func (p *parser) parseOptions(flagTok, noFlagTok, optTok, delegateTok int, deleg
 			name = alias(name, optTok)
 			rc := p.lrc
 			p.expectStringOrInt()
-			p.rangeCheck(rc, name, p.lval)
-			opts = append(opts, Option{Name: name, Value: p.lval})
+			opts = append(opts, Option{Name: name, Value: p.rangeCheck(rc, name, p.lval)})
 		case delegate != nil && (t == delegateTok || tokenGroup(delegateTok&tg) != 0):
 			delegate()
 			continue
@@ -550,8 +549,7 @@ func (p *parser) parseSyncer(r *Resource) {
 			name = alias(name, t)
 			rc := p.lrc
 			p.expectStringOrInt()
-			p.rangeCheck(rc, name, p.lval)
-			*opts = append(*opts, Option{Name: name, Value: p.lval})
+			*opts = append(*opts, Option{Name: name, Value: p.rangeCheck(rc, name, p.lval)})
 			t = p.next()
 		}
 		if t != ';' {
