@@ -55,6 +55,7 @@ soak: build
 
 demo: build
 	scripts/demo.sh
+	scripts/demo-drbd.sh
 
 install: build
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
