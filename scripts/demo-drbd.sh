@@ -17,16 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. scripts/demo-lib.sh
 adm() { local n=$1; shift; "$BIN/godrbdadm" -c "$DEMO/drbd.conf" --node "$n" --rundir "$DEMO/$n/run" "$@"; }
-wait_for() {
-	local limit=$1 what=$2; shift 2
-	local end=$((SECONDS + limit))
-	until "$@" >/dev/null 2>&1; do
-		if [ $SECONDS -ge $end ]; then echo "demo: $what did not happen within ${limit}s" >&2; exit 1; fi
-		sleep 0.05
-	done
-}
 is() { [ "$(adm "$1" "$2" r0)" = "$3" ]; }
 start() {
 	"$BIN/godrbd" --rundir "$DEMO/$1/run" --statedir "$DEMO/$1/state" --node "$1" run >"$DEMO/$1.log" 2>&1 &

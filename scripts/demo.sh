@@ -15,19 +15,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+. scripts/demo-lib.sh
 # node I PROG ARGS...: run PROG as node I; env execs PROG, so $! after
 # `node ... &` is PROG's own PID
 node() { local i=$1; shift; env HA_CONFDIR="$DEMO/node$i/conf" HA_STATEDIR="$DEMO/node$i/state" HA_RUNDIR="$DEMO/node$i/run" HA_NODENAME="node$i" "$@"; }
-# wait_for SECONDS DESCRIPTION COMMAND...: poll until COMMAND succeeds
-wait_for() {
-	local limit=$1 what=$2; shift 2
-	local end=$((SECONDS + limit))
-	until "$@" >/dev/null 2>&1; do
-		if [ $SECONDS -ge $end ]; then echo "demo: $what did not happen within ${limit}s" >&2; exit 1; fi
-		sleep 0.05
-	done
-}
 
 say "Three nodes, one ha.cf (keepalive 200ms, deadtime 1s), ucast on loopback, port $PORT"
 for i in 1 2 3; do

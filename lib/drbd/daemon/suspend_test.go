@@ -64,6 +64,39 @@ func completes(t *testing.T, what string, ws ...*pendingWrite) {
 	}
 }
 
+// cutWrite starts a write on a's export that waits for the peer's
+// acknowledgement when the peer dies: bob is stopped, the write starts,
+// bob is killed.
+func cutWrite(t *testing.T, p *pair, off uint64, data []byte) *pendingWrite {
+	t.Helper()
+	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
+	w := startWrite(t, p.a, off, data)
+	stillPending(t, "waiting for the stopped peer", w)
+	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	return w
+}
+
+// waitFrozen waits until n's status says IO is frozen for why.
+func waitFrozen(t *testing.T, n *node, why string) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, "IO frozen: "+why, func() bool {
+		return slices.Contains(n.status().SuspendedWhy, why)
+	})
+}
+
+// holds checks that n's export reads data at each offset.
+func holds(t *testing.T, n *node, data []byte, offs ...int) {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "out")
+	nbdcopy(t, n.nbdURI(), dst)
+	got, _ := os.ReadFile(dst)
+	for _, off := range offs {
+		if !bytes.Equal(got[off:off+len(data)], data) {
+			t.Errorf("%s: the write at %d is not there", n.name, off)
+		}
+	}
+}
+
 // TestFencingFreezesIO: with fencing resource-and-stonith a Primary that
 // loses its peer freezes IO while fence-peer runs, the write that was in
 // flight included: nothing is acknowledged that the peer may lack.
@@ -84,14 +117,9 @@ func TestFencingFreezesIO(t *testing.T) {
 	before := gi()
 
 	// bob stops, a write waits for its acknowledgement, bob dies.
-	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
-	inFlight := startWrite(t, p.a, 4096, block)
-	stillPending(t, "waiting for the stopped peer", inFlight)
-	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
+	inFlight := cutWrite(t, p, 4096, block)
 	testutil.WaitFor(t, 10*time.Second, "fence-peer to run", func() bool { _, err := os.Stat(started); return err == nil })
-	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for fencing", func() bool {
-		return slices.Contains(p.a.status().SuspendedWhy, "fencing")
-	})
+	waitFrozen(t, p.a, "fencing")
 	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:fencing") ||
 		!strings.Contains(out, "suspended: fence-peer is running") {
 		t.Errorf("status while fence-peer runs:\n%s", out)
@@ -148,15 +176,7 @@ func TestFencingFreezesIO(t *testing.T) {
 	p.ok(p.a, "resume-io", "r0")
 	completes(t, "after resume-io", frozen)
 
-	// Every write is on the disk.
-	dst := filepath.Join(t.TempDir(), "out")
-	nbdcopy(t, p.a.nbdURI(), dst)
-	got, _ := os.ReadFile(dst)
-	for _, off := range []int{0, 4096, 8192, 12288} {
-		if !bytes.Equal(got[off:off+4096], block) {
-			t.Errorf("the write at %d is not on alice's disk", off)
-		}
-	}
+	holds(t, p.a, block, 0, 4096, 8192, 12288)
 }
 
 // TestNoDataFreezesIO: with on-no-data-accessible suspend-io, a Primary
@@ -175,13 +195,8 @@ func TestNoDataFreezesIO(t *testing.T) {
 	block := bytes.Repeat([]byte{0x5a}, 4096)
 	completes(t, "through the peer", startWrite(t, p.a, 0, block))
 
-	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
-	inFlight := startWrite(t, p.a, 4096, block)
-	stillPending(t, "waiting for the stopped peer", inFlight)
-	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
-	testutil.WaitFor(t, 10*time.Second, "status to say IO is frozen for lack of data", func() bool {
-		return slices.Contains(p.a.status().SuspendedWhy, "no-data")
-	})
+	inFlight := cutWrite(t, p, 4096, block)
+	waitFrozen(t, p.a, "no-data")
 	if out := p.ok(p.a, "status", "r0"); !strings.Contains(out, "r0 role:Primary suspended:no-data") ||
 		!strings.Contains(out, "suspended: no UpToDate data in reach") {
 		t.Errorf("status without data:\n%s", out)
@@ -196,14 +211,7 @@ func TestNoDataFreezesIO(t *testing.T) {
 	if st := p.a.status(); st.Suspended {
 		t.Errorf("still suspended with the peer back: %+v", st)
 	}
-	dst := filepath.Join(t.TempDir(), "out")
-	nbdcopy(t, p.a.nbdURI(), dst)
-	got, _ := os.ReadFile(dst)
-	for _, off := range []int{0, 4096, 8192} {
-		if !bytes.Equal(got[off:off+4096], block) {
-			t.Errorf("the write at %d is not on bob's disk", off)
-		}
-	}
+	holds(t, p.a, block, 0, 4096, 8192) // read from bob: alice has no disk
 }
 
 // TestFreezeHoldsCompletions: a write that finishes while IO is frozen
@@ -230,13 +238,8 @@ func TestFreezeHoldsCompletions(t *testing.T) {
 	completes(t, "after resume-io", w)
 
 	p.ok(p.a, "disk-options", "--fencing=resource-and-stonith", "r0")
-	p.b.proc.Cmd.Process.Signal(syscall.SIGSTOP)
-	cut := startWrite(t, p.a, 4096, block)
-	stillPending(t, "waiting for the stopped peer", cut)
-	p.b.proc.Cmd.Process.Signal(syscall.SIGKILL)
-	testutil.WaitFor(t, 10*time.Second, "IO frozen for fencing", func() bool {
-		return slices.Contains(p.a.status().SuspendedWhy, "fencing")
-	})
+	cut := cutWrite(t, p, 4096, block)
+	waitFrozen(t, p.a, "fencing")
 	stillPending(t, "peer lost, fencing turned on at runtime", cut)
 	p.ok(p.a, "resume-io", "r0")
 	completes(t, "after resume-io", cut)
