@@ -285,9 +285,6 @@ func (v *Volume) restartFrozen(do func() error) error {
 	r := v.r
 	for {
 		v.waitThawed()
-		r.mu.Lock()
-		link := v.link()
-		r.mu.Unlock()
 		err := do()
 		if err == nil {
 			v.waitThawed()
@@ -298,9 +295,12 @@ func (v *Volume) restartFrozen(do func() error) error {
 		}
 		r.mu.Lock()
 		// A request cut by the loss of its link: the machine takes the
-		// loss in first (the link goes with the NetFailure step).
-		for link != nil && v.link() == link && link.broken() {
-			r.cond.Wait()
+		// loss in first (the link goes with the NetFailure step). A link
+		// that is gone or new by now is not waited for.
+		if link := v.link(); link != nil {
+			for v.link() == link && link.broken() {
+				r.cond.Wait()
+			}
 		}
 		retry := v.m.S.SuspNod && v.m.S.Role == state.Primary
 		r.mu.Unlock()
