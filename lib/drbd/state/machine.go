@@ -254,13 +254,10 @@ func (m *Machine) after(os, ns State) {
 	}
 	if lostContactToPeerData(os.PDsk, ns.PDsk) && hasLdev(ns) {
 		if (ns.Role == Primary || ns.Peer == Primary) && m.UUID.Bitmap == 0 && ns.Disk >= UpToDate {
-			if ns.Suspended() {
-				m.newCurUUID = true
-			} else {
-				m.newCurUUID = false
-				m.UUID = m.UUID.NewCurrent(m.Rand(), ns.Role == Primary)
-				m.act(ActWriteMeta, "")
-				m.act(ActSendUUIDs, "")
+			// While IO is frozen the new UUID waits (NEW_CUR_UUID).
+			m.newCurUUID = true
+			if !ns.Suspended() {
+				m.applyNewCurUUID()
 			}
 		}
 	}
