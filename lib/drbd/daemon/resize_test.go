@@ -68,11 +68,7 @@ func (p *pair) waitSize(want int64) {
 // Primary and both UpToDate.
 func syncedPair(t *testing.T, extra string) *pair {
 	t.Helper()
-	p := newPairSized(t, "C", "", extra, rsDisk, rsDisk)
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
-	return p
+	return newPairSized(t, "C", "", extra, rsDisk, rsDisk).promoted()
 }
 
 // grownTo waits until both devices have nw bytes and are in sync, and

@@ -108,9 +108,7 @@ func TestFencingFreezesIO(t *testing.T) {
 	started, release, finished := filepath.Join(dir, "started"), filepath.Join(dir, "release"), filepath.Join(dir, "finished")
 	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-and-stonith; }
   handlers { fence-peer "touch %s; while [ ! -e %s ]; do sleep 0.05; done; touch %s; exit 1"; }`, started, release, finished))
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p.promoted()
 	block := bytes.Repeat([]byte{0xa5}, 4096)
 	completes(t, "connected", startWrite(t, p.a, 0, block))
 	gi := func() string { return strings.SplitN(p.ok(p.a, "get-gi", "r0"), ":", 2)[0] }
@@ -185,9 +183,7 @@ func TestFencingFreezesIO(t *testing.T) {
 // peer is back: nothing fails, and the peer has every write.
 func TestNoDataFreezesIO(t *testing.T) {
 	p := newPairWith(t, "C", "", "options { on-no-data-accessible suspend-io; }")
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p.promoted()
 	p.ok(p.a, "detach", "r0")
 	if got := p.ok(p.a, "dstate", "r0"); got != "Diskless/UpToDate" {
 		t.Fatalf("dstate after detach: %q", got)
@@ -222,9 +218,7 @@ func TestNoDataFreezesIO(t *testing.T) {
 // stays frozen until resume-io).
 func TestFreezeHoldsCompletions(t *testing.T) {
 	p := newPair(t, "C")
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p.promoted()
 	block := bytes.Repeat([]byte{0x3c}, 4096)
 
 	// A write waits for bob's acknowledgement; suspend-io; bob answers.
@@ -255,9 +249,7 @@ func TestStaleFenceResult(t *testing.T) {
 	// Each run n waits for release.n, then says the peer is fenced.
 	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-and-stonith; }
   handlers { fence-peer "n=$(ls %[1]s | grep -c started); touch %[1]s/started.$n; while [ ! -e %[1]s/release.$n ]; do sleep 0.05; done; exit 7"; }`, dir))
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p.promoted()
 	runs := func(n int) func() bool {
 		return func() bool { _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("started.%d", n))); return err == nil }
 	}
@@ -313,9 +305,7 @@ exit $(cat %[1]s/release.$n)
 `, dir)), 0o644)
 	p := newPairWith(t, "C", "", fmt.Sprintf(`disk { fencing resource-only; }
   handlers { fence-peer "sh %s"; }`, script))
-	p.waitState(p.a, "cstate", "Connected")
-	p.ok(p.a, "primary", "--force", "r0")
-	p.waitSynced()
+	p.promoted()
 	runs := func(n int) func() bool {
 		return func() bool { _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("started.%d", n))); return err == nil }
 	}

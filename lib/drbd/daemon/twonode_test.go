@@ -157,6 +157,16 @@ func (p *pair) waitState(n *node, what, want string) {
 	})
 }
 
+// promoted makes alice Primary (--force) once the pair is connected and
+// waits until both disks are UpToDate.
+func (p *pair) promoted() *pair {
+	p.t.Helper()
+	p.waitState(p.a, "cstate", "Connected")
+	p.ok(p.a, "primary", "--force", "r0")
+	p.waitSynced()
+	return p
+}
+
 func (p *pair) waitSynced() {
 	p.t.Helper()
 	for _, n := range []*node{p.a, p.b} {
