@@ -296,14 +296,17 @@ func run() error {
 		fmt.Printf("  protocol %s: %.0f MB/s = %.2f of TCP\n", p, rs, rs/tcp)
 	}
 	base := med[kitNames[0]]
-	c := med["protocol C"]
-	s, y := c.seqMBs/base.seqMBs, c.syncIOPS/base.syncIOPS
-	verdict := "MET"
-	if s < goal || y < goal {
-		verdict = "NOT MET"
+	// verdict prints how a protocol C pair compares with the goal.
+	verdict := func(label string, c result) {
+		s, y := c.seqMBs/base.seqMBs, c.syncIOPS/base.syncIOPS
+		met := "MET"
+		if s < goal || y < goal {
+			met = "NOT MET"
+		}
+		fmt.Printf("  %s: seqW %.0f%%, 4k sync W %.0f%% -> %s\n", label, s*100, y*100, met)
 	}
 	fmt.Printf("\ngoal: protocol C >= %.0f%% of nbdkit's file plugin (default cache, buffered like godrbd's backing file)\n", goal*100)
-	fmt.Printf("  both disks on this machine's disk: seqW %.0f%%, 4k sync W %.0f%% -> %s\n", s*100, y*100, verdict)
+	verdict("both disks on this machine's disk", med["protocol C"])
 	shared := med[raw2Name]
 	fmt.Printf("    (this disk shared by two writers, as by the pair's two nodes: each gets seqW %.0f%%, 4k sync W %.0f%% of one writer alone)\n",
 		shared.seqMBs/rawRes.seqMBs*100, shared.syncIOPS/rawRes.syncIOPS*100)
@@ -311,13 +314,7 @@ func run() error {
 		fmt.Printf("  peer disk in RAM: not measured (%s)\n", ramWhy)
 		return nil
 	}
-	c = med[ramPath]
-	s, y = c.seqMBs/base.seqMBs, c.syncIOPS/base.syncIOPS
-	verdict = "MET"
-	if s < goal || y < goal {
-		verdict = "NOT MET"
-	}
-	fmt.Printf("  peer disk in RAM (the peer's disk costs nothing): seqW %.0f%%, 4k sync W %.0f%% -> %s\n", s*100, y*100, verdict)
+	verdict("peer disk in RAM (the peer's disk costs nothing)", med[ramPath])
 	return nil
 }
 
